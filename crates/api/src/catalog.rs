@@ -1,0 +1,177 @@
+//! The resource catalog: one row per resource, from which the apiserver
+//! derives routes, discovery, OpenAPI, storage keys and table printing.
+//!
+//! A new built-in kind is one row (and at most one strategy file); custom
+//! resources add rows at runtime.
+
+use std::sync::Arc;
+
+use crate::strategy::Strategy;
+use crate::table::Printer;
+
+/// Whether objects live in a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `/api/v1/namespaces/{ns}/pods/{name}`
+    Namespaced,
+    /// `/api/v1/nodes/{name}`
+    Cluster,
+}
+
+/// A subresource a resource serves besides itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subresource {
+    /// `/status`: reads the object, writes only its status.
+    Status,
+    /// `/scale`: an `autoscaling/v1` Scale view of `spec.replicas`.
+    Scale,
+    /// `pods/binding`
+    Binding,
+    /// `pods/eviction`
+    Eviction,
+    /// `pods/log`
+    Log,
+    /// `pods/exec`
+    Exec,
+    /// `pods/attach`
+    Attach,
+    /// `pods/portforward`
+    PortForward,
+    /// `nodes/proxy`, `pods/proxy`, `services/proxy`
+    Proxy,
+    /// `serviceaccounts/token`
+    Token,
+    /// `namespaces/finalize`
+    Finalize,
+    /// `certificatesigningrequests/approval`
+    Approval,
+}
+
+impl Subresource {
+    /// The path segment, e.g. `status`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Subresource::Status => "status",
+            Subresource::Scale => "scale",
+            Subresource::Binding => "binding",
+            Subresource::Eviction => "eviction",
+            Subresource::Log => "log",
+            Subresource::Exec => "exec",
+            Subresource::Attach => "attach",
+            Subresource::PortForward => "portforward",
+            Subresource::Proxy => "proxy",
+            Subresource::Token => "token",
+            Subresource::Finalize => "finalize",
+            Subresource::Approval => "approval",
+        }
+    }
+}
+
+/// One resource of one group-version.
+#[derive(Clone)]
+pub struct ResourceDef {
+    /// API group, `""` for core.
+    pub group: String,
+    /// Version, e.g. `v1`.
+    pub version: String,
+    /// Kind, e.g. `Pod`.
+    pub kind: String,
+    /// Plural resource name used in URLs, e.g. `pods`.
+    pub plural: String,
+    /// Singular name, e.g. `pod`.
+    pub singular: String,
+    /// Namespaced or cluster-scoped.
+    pub scope: Scope,
+    /// Short names for kubectl, e.g. `po`.
+    pub short_names: Vec<String>,
+    /// Categories, e.g. `all`.
+    pub categories: Vec<String>,
+    /// Subresources served.
+    pub subresources: Vec<Subresource>,
+    /// The per-kind behaviour.
+    pub strategy: Arc<dyn Strategy>,
+    /// How objects print as table rows.
+    pub printer: Arc<dyn Printer>,
+}
+
+impl std::fmt::Debug for ResourceDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceDef")
+            .field("group", &self.group)
+            .field("version", &self.version)
+            .field("kind", &self.kind)
+            .field("plural", &self.plural)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResourceDef {
+    /// `apiVersion` as written in objects: `v1` or `apps/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The store key prefix of all objects of this resource, ending in `/`:
+    /// `/registry/<group>/<plural>/` (core: `/registry/<plural>/`, like
+    /// upstream's etcd layout).
+    pub fn key_prefix(&self) -> String {
+        if self.group.is_empty() {
+            format!("/registry/{}/", self.plural)
+        } else {
+            format!("/registry/{}/{}/", self.group, self.plural)
+        }
+    }
+
+    /// The store key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) => format!("{}{ns}/{name}", self.key_prefix()),
+            None => format!("{}{name}", self.key_prefix()),
+        }
+    }
+
+    /// Whether the resource serves `sub`.
+    pub fn has(&self, sub: Subresource) -> bool {
+        self.subresources.contains(&sub)
+    }
+}
+
+/// Every resource the apiserver serves. Built-ins come from [`Catalog::builtin`];
+/// custom resources are added at runtime with [`Catalog::insert`].
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    resources: Vec<Arc<ResourceDef>>,
+}
+
+impl Catalog {
+    /// Adds (or replaces) a resource, keyed by group, version and plural.
+    pub fn insert(&mut self, def: ResourceDef) {
+        self.resources.retain(|r| {
+            !(r.group == def.group && r.version == def.version && r.plural == def.plural)
+        });
+        self.resources.push(Arc::new(def));
+    }
+
+    /// The resource served at `/apis/<group>/<version>/<plural>`.
+    pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceDef>> {
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+    }
+
+    /// The resource of a kind in a group-version.
+    pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<&Arc<ResourceDef>> {
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+    }
+
+    /// Every resource, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ResourceDef>> {
+        self.resources.iter()
+    }
+}

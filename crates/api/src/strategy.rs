@@ -1,0 +1,70 @@
+//! Per-kind behaviour: the small table each resource supplies to the generic
+//! registry (upstream's `rest.RESTCreateStrategy` / `RESTUpdateStrategy`).
+//!
+//! The registry calls the hooks in one fixed order (see
+//! `rkube_apiserver`'s registry): on create `prepare_for_create`, `default`,
+//! `validate_create`; on update `prepare_for_update`, `default`,
+//! `validate_update`. A kind overrides only what differs from the defaults
+//! here; a status strategy wraps the main one.
+
+use serde_json::Value;
+
+use crate::field_error::FieldErrors;
+
+/// Which part of an object a write may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteScope {
+    /// A write to the resource itself: changes to `status` are ignored
+    /// (for kinds with a status subresource).
+    Main,
+    /// A write to the `status` subresource: only `status` (and metadata
+    /// labels/annotations, as upstream) may change.
+    Status,
+}
+
+/// A kind's create/update behaviour. Objects are JSON so unknown fields and
+/// custom resources pass through untouched.
+pub trait Strategy: Send + Sync {
+    /// Clears what a client may not set on create (e.g. `status` for kinds
+    /// with a status subresource) and initialises `metadata.generation`.
+    fn prepare_for_create(&self, obj: &mut Value) {
+        let _ = obj;
+    }
+
+    /// Carries over what this write may not change from `old`, and bumps
+    /// `metadata.generation` when the spec changed.
+    fn prepare_for_update(&self, scope: WriteScope, new: &mut Value, old: &Value) {
+        let _ = (scope, new, old);
+    }
+
+    /// Fills upstream's defaults (e.g. a pod's `restartPolicy: Always`).
+    fn default(&self, obj: &mut Value) {
+        let _ = obj;
+    }
+
+    /// Validates a new object; every problem with its field path.
+    fn validate_create(&self, obj: &Value) -> FieldErrors {
+        let _ = obj;
+        FieldErrors::default()
+    }
+
+    /// Validates an update (immutable fields and the new object's own rules).
+    fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
+        let _ = old;
+        self.validate_create(new)
+    }
+
+    /// The values of this kind's selectable fields beyond `metadata.name` and
+    /// `metadata.namespace` (e.g. `spec.nodeName` and `status.phase` for pods).
+    fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        let _ = obj;
+        Vec::new()
+    }
+}
+
+/// The strategy of kinds with no special behaviour (ConfigMaps, most
+/// API-only kinds, custom resources without a schema).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultStrategy;
+
+impl Strategy for DefaultStrategy {}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs everything CI runs: formatting, lints, then every test of the workspace
+# (unit, integration against real etcd / kubectl / containerd).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --all-targets --locked
