@@ -151,6 +151,7 @@ impl Drop for EtcdProcess {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use std::io::{Read, Write};
     use std::net::TcpStream;

@@ -25,6 +25,7 @@ pub(crate) fn free_port() -> Result<u16> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

@@ -80,6 +80,7 @@ fn read_log(path: &Path) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use std::process::{Command, Stdio};
 
