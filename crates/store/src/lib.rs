@@ -22,7 +22,7 @@ use std::pin::Pin;
 
 use futures::Stream;
 
-// pub mod embedded; (lands with the embedded backend)
+pub mod embedded;
 mod error;
 pub mod etcd;
 mod key_range;
