@@ -6,10 +6,12 @@
 
 pub mod catalog;
 pub mod field_error;
+pub mod status_split;
 pub mod strategy;
 pub mod table;
 
-pub use catalog::{Catalog, ResourceDef, Scope, Subresource};
+pub use catalog::{Catalog, ResourceDef, Scope, Subresource, Verb};
 pub use field_error::{ErrorType, FieldError, FieldErrors};
+pub use status_split::{Generation, StatusOnCreate, StatusPolicy, StatusSplit};
 pub use strategy::{DefaultStrategy, Strategy, WriteScope};
-pub use table::{Column, Printer};
+pub use table::{Column, DefaultPrinter, Printer};
