@@ -6,6 +6,8 @@
 
 pub mod catalog;
 pub mod field_error;
+pub mod kinds;
+pub mod meta;
 pub mod selector;
 pub mod status_split;
 pub mod strategy;

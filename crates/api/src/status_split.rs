@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::field_error::FieldErrors;
+use crate::meta::{generation, set_generation};
 use crate::strategy::{Strategy, WriteScope};
 
 /// Whether a kind counts spec changes in `metadata.generation`.
@@ -91,16 +92,6 @@ fn spec_changed(new: &Value, old: &Value) -> bool {
     a.sort_by_key(|(k, _)| *k);
     b.sort_by_key(|(k, _)| *k);
     a != b
-}
-
-fn generation(obj: &Value) -> Option<i64> {
-    obj.pointer("/metadata/generation").and_then(Value::as_i64)
-}
-
-fn set_generation(obj: &mut Value, generation: i64) {
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.insert("generation".into(), Value::from(generation));
-    }
 }
 
 /// Replaces `to[key]` with `from[key]`, or removes it when `from` has none.

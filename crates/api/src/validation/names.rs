@@ -197,6 +197,53 @@ pub fn label_value(s: &str) -> Vec<String> {
     errs
 }
 
+/// `IsValidPortNum`: 1 to 65535.
+pub fn port_number(port: i64) -> Vec<String> {
+    if (1..=65535).contains(&port) {
+        Vec::new()
+    } else {
+        vec!["must be between 1 and 65535, inclusive".to_owned()]
+    }
+}
+
+/// `IsValidPortName`: an IANA service name (`http`, `dns-tcp`).
+pub fn port_name(name: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if name.len() > 15 {
+        errs.push(max_len_error(15));
+    }
+    let charset_ok = !name.is_empty() && name.bytes().all(|c| is_lower_alnum(c) || c == b'-');
+    if !charset_ok {
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_owned(),
+        );
+    }
+    if !name.bytes().any(|c| c.is_ascii_lowercase()) {
+        errs.push("must contain at least one letter (a-z)".to_owned());
+    }
+    if name.contains("--") {
+        errs.push("must not contain consecutive hyphens".to_owned());
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        errs.push("must not begin or end with a hyphen".to_owned());
+    }
+    errs
+}
+
+/// `IsRelaxedEnvVarName` (the default since v1.32): printable ASCII
+/// without `=`.
+pub fn env_var_name(name: &str) -> Vec<String> {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| (b' '..=b'~').contains(&c) && c != b'=')
+    {
+        Vec::new()
+    } else {
+        vec!["a valid environment variable name must consist only of printable ASCII characters other than '='".to_owned()]
+    }
+}
+
 /// `IsValidPathSegmentName`: RBAC object names, which only need to be
 /// usable in a URL path.
 pub fn path_segment(s: &str) -> Vec<String> {
@@ -295,6 +342,25 @@ mod tests {
             label_value(&"a".repeat(64)),
             ["must be no more than 63 characters"]
         );
+    }
+
+    #[test]
+    fn port_cases() {
+        assert!(port_number(80).is_empty());
+        assert_eq!(
+            port_number(70000),
+            ["must be between 1 and 65535, inclusive"]
+        );
+        assert!(port_name("http-alt").is_empty());
+        assert_eq!(
+            port_name("8080"),
+            ["must contain at least one letter (a-z)"]
+        );
+        assert_eq!(port_name("a--b").len(), 1);
+        assert_eq!(port_name("-http").len(), 1);
+        assert_eq!(port_name("averyveryverylongname").len(), 1);
+        assert!(env_var_name("MY_VAR.1").is_empty());
+        assert_eq!(env_var_name("A=B").len(), 1);
     }
 
     #[test]
