@@ -46,6 +46,7 @@ mod watch_hub;
 mod watcher;
 mod writer;
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -144,6 +145,9 @@ pub struct EmbeddedStore {
     writer: Option<JoinHandle<()>>,
     readers: Arc<Readers>,
     hub: Arc<WatchHub>,
+    /// Held while open: the writer keeps the revision in memory, so a
+    /// second writer on the same file must be refused, not raced.
+    _lock: File,
 }
 
 impl EmbeddedStore {
@@ -157,6 +161,7 @@ impl EmbeddedStore {
         } else {
             path.to_path_buf()
         };
+        let lock = lock_exclusively(&path)?;
         let conn = schema::open_writer(&path, options.durability)?;
         let meta = schema::read_meta(&conn)?;
         let hub = Arc::new(WatchHub::new(meta.revision, options.watch_buffer));
@@ -178,6 +183,7 @@ impl EmbeddedStore {
             queue: Some(queue),
             writer: Some(writer),
             hub,
+            _lock: lock,
         })
     }
 
@@ -350,6 +356,26 @@ impl Store for EmbeddedStore {
         self.readers
             .run(|conn| Ok(schema::read_meta(conn)?.compacted))
             .await
+    }
+}
+
+/// Locks `<database>.lock` so that one store at a time, in any process,
+/// writes the database.
+fn lock_exclusively(database: &Path) -> Result<File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(PathBuf::from(name))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(TryLockError::WouldBlock) => Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!("{} is already open in another store", database.display()),
+        ))),
+        Err(TryLockError::Error(e)) => Err(Error::Io(e)),
     }
 }
 
