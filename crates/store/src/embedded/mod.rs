@@ -195,6 +195,9 @@ impl EmbeddedStore {
     /// Writes a consistent copy of the store to `path` (which must not exist)
     /// while it keeps serving, and returns the revision the copy holds.
     /// [`EmbeddedStore::open`] on the copy gives the same state and revision.
+    ///
+    /// The copy is written to `<path>.partial`, fsynced and then renamed, so
+    /// `path` never holds a torn copy.
     pub async fn snapshot_to(&self, path: impl AsRef<Path>) -> Result<Revision> {
         let target = path.as_ref().to_path_buf();
         if target.exists() {
@@ -203,15 +206,31 @@ impl EmbeddedStore {
                 format!("snapshot target {} exists", target.display()),
             )));
         }
+        let mut partial = target.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let Some(partial_name) = partial.to_str().map(str::to_owned) else {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("snapshot path {} is not UTF-8", target.display()),
+            )));
+        };
         self.readers
             .run(move |conn| {
-                // VACUUM INTO copies one read snapshot of the database.
-                let target_name = target.to_string_lossy().into_owned();
-                conn.execute("VACUUM INTO ?1", [&target_name])?;
+                // Left over from an interrupted snapshot: never a valid copy.
+                if partial.exists() {
+                    std::fs::remove_file(&partial)?;
+                }
+                // VACUUM INTO copies one read snapshot of the live database.
+                conn.execute("VACUUM INTO ?1", [&partial_name])?;
                 // SQLite does not fsync the copy; a backup must be durable.
-                std::fs::File::open(&target)?.sync_all()?;
-                let copy = rusqlite::Connection::open(&target)?;
-                Ok(schema::read_meta(&copy)?.revision)
+                File::open(&partial)?.sync_all()?;
+                let revision = schema::read_meta(&rusqlite::Connection::open(&partial)?)?.revision;
+                std::fs::rename(&partial, &target)?;
+                if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    File::open(dir)?.sync_all()?;
+                }
+                Ok(revision)
             })
             .await
     }
