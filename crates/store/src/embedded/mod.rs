@@ -38,6 +38,23 @@
 //! event once; a watcher that falls behind is resumed from the log instead of
 //! blocking writers. Compaction drops rows that no read at or after the
 //! compacted revision can see.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
+//! use rkube_store::Store;
+//!
+//! # async fn example() -> rkube_store::Result<()> {
+//! let store = EmbeddedStore::open("/var/lib/rkube/db", EmbeddedOptions::default())?;
+//! let created = store.create(b"/registry/configmaps/default/a", b"{}".to_vec()).await?;
+//! store
+//!     .update(b"/registry/configmaps/default/a", b"{\"data\":{}}".to_vec(), created.mod_revision)
+//!     .await?;
+//! store.snapshot_to("/var/lib/rkube/backup.db").await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod queries;
 mod readers;
