@@ -431,3 +431,34 @@ fn lock_exclusively(database: &Path) -> Result<File> {
 fn unexpected(outcome: &Outcome) -> ! {
     unreachable!("embedded store writer answered with the wrong outcome: {outcome:?}")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::PrevKv;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_dropped_watch_unsubscribes_without_waiting_for_an_event() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).expect("open");
+        let watch = store
+            .watch(WatchRequest {
+                range: KeyRange::prefix("/quiet/"),
+                start_revision: None,
+                prev_kv: PrevKv::Omit,
+            })
+            .await
+            .expect("watch");
+        assert_eq!(store.hub.subscribers(), 1);
+        drop(watch);
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while store.hub.subscribers() > 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the watch task kept its subscription after the stream was dropped");
+    }
+}
