@@ -84,6 +84,7 @@ impl WatchHub {
     }
 
     /// How many subscriptions are live.
+    #[cfg(test)]
     pub(super) fn subscribers(&self) -> usize {
         self.lock().subscribers.len()
     }
