@@ -28,8 +28,9 @@ use crate::{Error, Event, EventKind, KeyValue, Result, Revision};
 /// huge values does not hold every other writer behind it.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 
-/// Revisions whose garbage one transaction collects.
-const COLLECT_WINDOW: Revision = 1000;
+/// Revisions whose garbage one transaction collects: small enough that the
+/// writes sharing the transaction hardly wait for it.
+const COLLECT_WINDOW: Revision = 256;
 
 /// One write, as queued to the writer thread.
 #[derive(Debug)]
