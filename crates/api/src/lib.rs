@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod field_error;
+pub mod patch;
 pub mod strategy;
 pub mod table;
 
