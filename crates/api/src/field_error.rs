@@ -108,4 +108,136 @@ impl FieldErrors {
     pub fn extend(&mut self, other: FieldErrors) {
         self.0.extend(other.0);
     }
+
+    /// `field: Required value[: detail]`.
+    pub fn required(&mut self, field: impl Into<String>, detail: impl Into<String>) {
+        self.push(ErrorType::Required, field, None, detail);
+    }
+
+    /// `field: Invalid value: "value": detail`.
+    pub fn invalid(&mut self, field: impl Into<String>, value: &str, detail: impl Into<String>) {
+        self.push(ErrorType::Invalid, field, Some(quote(value)), detail);
+    }
+
+    /// `field: Invalid value: 70000: detail` (a number, unquoted).
+    pub fn invalid_number(
+        &mut self,
+        field: impl Into<String>,
+        value: i64,
+        detail: impl Into<String>,
+    ) {
+        self.push(ErrorType::Invalid, field, Some(value.to_string()), detail);
+    }
+
+    /// `field: Duplicate value: "value"`.
+    pub fn duplicate(&mut self, field: impl Into<String>, value: &str) {
+        self.push(ErrorType::Duplicate, field, Some(quote(value)), "");
+    }
+
+    /// `field: Unsupported value: "value": supported values: "A", "B"`.
+    pub fn not_supported(&mut self, field: impl Into<String>, value: &str, supported: &[&str]) {
+        let list: Vec<String> = supported.iter().map(|s| quote(s)).collect();
+        self.push(
+            ErrorType::NotSupported,
+            field,
+            Some(quote(value)),
+            format!("supported values: {}", list.join(", ")),
+        );
+    }
+
+    /// `field: Forbidden: detail`.
+    pub fn forbidden(&mut self, field: impl Into<String>, detail: impl Into<String>) {
+        self.push(ErrorType::Forbidden, field, None, detail);
+    }
+
+    /// `field: Too long: may not be more than N bytes`.
+    pub fn too_long(&mut self, field: impl Into<String>, max_bytes: usize) {
+        self.push(
+            ErrorType::TooLong,
+            field,
+            None,
+            format!("may not be more than {max_bytes} bytes"),
+        );
+    }
+
+    /// Upstream's aggregate rendering: one error alone, several as
+    /// `[a, b]` (`utilerrors.NewAggregate(...).Error()`).
+    pub fn aggregate(&self) -> String {
+        match self.0.as_slice() {
+            [one] => one.to_string(),
+            many => {
+                let parts: Vec<String> = many.iter().map(ToString::to_string).collect();
+                format!("[{}]", parts.join(", "))
+            }
+        }
+    }
+}
+
+/// A string quoted like Go's `%q`, as upstream renders bad values.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_render_like_upstream_field_errors() {
+        let mut errs = FieldErrors::default();
+        errs.required("spec.containers", "");
+        errs.invalid("metadata.name", "Foo", "bad");
+        errs.invalid_number(
+            "spec.ports[0].port",
+            70000,
+            "must be between 1 and 65535, inclusive",
+        );
+        errs.not_supported(
+            "spec.restartPolicy",
+            "Sometimes",
+            &["Always", "OnFailure", "Never"],
+        );
+        errs.duplicate("spec.containers[1].name", "app");
+        errs.too_long("metadata.annotations", 262144);
+        let got: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "spec.containers: Required value",
+                "metadata.name: Invalid value: \"Foo\": bad",
+                "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
+                "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
+                "spec.containers[1].name: Duplicate value: \"app\"",
+                "metadata.annotations: Too long: may not be more than 262144 bytes",
+            ]
+        );
+    }
+
+    #[test]
+    fn quoting_escapes_like_go() {
+        assert_eq!(quote("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\x01\"");
+    }
+
+    #[test]
+    fn aggregates_bracket_several_errors() {
+        let mut errs = FieldErrors::default();
+        errs.required("a", "");
+        assert_eq!(errs.aggregate(), "a: Required value");
+        errs.required("b", "");
+        assert_eq!(errs.aggregate(), "[a: Required value, b: Required value]");
+    }
 }

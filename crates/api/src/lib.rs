@@ -6,11 +6,18 @@
 
 pub mod catalog;
 pub mod field_error;
+pub mod kinds;
+pub mod meta;
 pub mod patch;
+pub mod selector;
+pub mod status_split;
 pub mod strategy;
 pub mod table;
+pub mod validation;
 
-pub use catalog::{Catalog, ResourceDef, Scope, Subresource};
+pub use catalog::{Catalog, ResourceDef, Scope, Subresource, Verb};
 pub use field_error::{ErrorType, FieldError, FieldErrors};
+pub use selector::{FieldSelector, LabelSelector, SelectorError};
+pub use status_split::{Generation, StatusOnCreate, StatusPolicy, StatusSplit};
 pub use strategy::{DefaultStrategy, Strategy, WriteScope};
-pub use table::{Column, Printer};
+pub use table::{Column, DefaultPrinter, Printer};

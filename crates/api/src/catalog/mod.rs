@@ -4,10 +4,73 @@
 //! A new built-in kind is one row (and at most one strategy file); custom
 //! resources add rows at runtime.
 
+mod builtin;
+
 use std::sync::Arc;
 
 use crate::strategy::Strategy;
 use crate::table::Printer;
+
+/// An API verb a resource supports, as listed in discovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// `POST` to the collection.
+    Create,
+    /// `DELETE` one object.
+    Delete,
+    /// `DELETE` the collection.
+    DeleteCollection,
+    /// `GET` one object.
+    Get,
+    /// `GET` the collection.
+    List,
+    /// `PATCH` one object.
+    Patch,
+    /// `PUT` one object.
+    Update,
+    /// `GET ?watch=true`.
+    Watch,
+}
+
+impl Verb {
+    /// Every verb, in discovery's (alphabetical) order.
+    pub const ALL: [Verb; 8] = [
+        Verb::Create,
+        Verb::Delete,
+        Verb::DeleteCollection,
+        Verb::Get,
+        Verb::List,
+        Verb::Patch,
+        Verb::Update,
+        Verb::Watch,
+    ];
+
+    /// Every verb except `deletecollection`: upstream's namespaces and
+    /// services do not implement collection delete (kubernetes#20581).
+    pub const WITHOUT_COLLECTION_DELETE: [Verb; 7] = [
+        Verb::Create,
+        Verb::Delete,
+        Verb::Get,
+        Verb::List,
+        Verb::Patch,
+        Verb::Update,
+        Verb::Watch,
+    ];
+
+    /// The name in discovery documents, e.g. `deletecollection`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Create => "create",
+            Verb::Delete => "delete",
+            Verb::DeleteCollection => "deletecollection",
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Patch => "patch",
+            Verb::Update => "update",
+            Verb::Watch => "watch",
+        }
+    }
+}
 
 /// Whether objects live in a namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +151,8 @@ pub struct ResourceDef {
     pub categories: Vec<String>,
     /// Subresources served.
     pub subresources: Vec<Subresource>,
+    /// Verbs served on the resource itself, in discovery order.
+    pub verbs: Vec<Verb>,
     /// The per-kind behaviour.
     pub strategy: Arc<dyn Strategy>,
     /// How objects print as table rows.
@@ -138,6 +203,17 @@ impl ResourceDef {
     pub fn has(&self, sub: Subresource) -> bool {
         self.subresources.contains(&sub)
     }
+
+    /// The verbs listed for this resource in discovery (`kubectl
+    /// api-resources -o wide`).
+    pub fn verbs(&self) -> &[Verb] {
+        &self.verbs
+    }
+
+    /// Whether the resource serves `verb`.
+    pub fn allows(&self, verb: Verb) -> bool {
+        self.verbs.contains(&verb)
+    }
 }
 
 /// Every resource the apiserver serves. Built-ins come from [`Catalog::builtin`];
@@ -148,6 +224,17 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Every built-in resource of the pinned Kubernetes version (v1.34),
+    /// with its upstream short names, categories, subresources, verbs,
+    /// strategy and printer.
+    pub fn builtin() -> Catalog {
+        let mut catalog = Catalog::default();
+        for def in builtin::rows() {
+            catalog.insert(def);
+        }
+        catalog
+    }
+
     /// Adds (or replaces) a resource, keyed by group, version and plural.
     pub fn insert(&mut self, def: ResourceDef) {
         self.resources.retain(|r| {

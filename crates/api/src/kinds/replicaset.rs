@@ -1,0 +1,89 @@
+//! ReplicaSets (pkg/registry/apps/replicaset/strategy.go): one replica by
+//! default, a selector matching the template, immutable selector.
+
+use serde_json::{json, Value};
+
+use super::json::{count_at, default, existing_mut, get};
+use super::pod_spec::default_template;
+use super::workload::{
+    non_negative, selector_immutable, validate_meta, validate_meta_update,
+    validate_selector_and_template, EmptySelector, RestartRule,
+};
+use crate::field_error::FieldErrors;
+use crate::strategy::Strategy;
+
+/// The strategy of `replicasets`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplicaSetStrategy;
+
+fn validate_spec(obj: &Value) -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    let spec = get(obj, &["spec"]).unwrap_or(&Value::Null);
+    non_negative(spec, "spec", "replicas", &mut errs);
+    non_negative(spec, "spec", "minReadySeconds", &mut errs);
+    // Upstream's ReplicaSet validation names deployments here too.
+    errs.extend(validate_selector_and_template(
+        spec,
+        "spec",
+        EmptySelector::Invalid("deployment"),
+        RestartRule::Always,
+    ));
+    errs
+}
+
+impl Strategy for ReplicaSetStrategy {
+    fn default(&self, obj: &mut Value) {
+        if let Some(spec) = existing_mut(obj, &["spec"]) {
+            default(spec, "replicas", json!(1));
+            default_template(spec.get_mut("template").and_then(Value::as_object_mut));
+        }
+    }
+
+    fn validate_create(&self, obj: &Value) -> FieldErrors {
+        let mut errs = validate_meta(obj);
+        errs.extend(validate_spec(obj));
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
+        let mut errs = validate_meta_update(new, old);
+        errs.extend(validate_spec(new));
+        errs.extend(selector_immutable(new, old));
+        errs
+    }
+
+    fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![(
+            "status.replicas",
+            count_at(obj, &["status", "replicas"]).to_string(),
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validation_and_fields() {
+        let mut obj = json!({"metadata": {"name": "web-1", "namespace": "default"}, "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1"}]}}
+        }});
+        ReplicaSetStrategy.default(&mut obj);
+        assert_eq!(obj["spec"]["replicas"], json!(1));
+        assert!(ReplicaSetStrategy.validate_create(&obj).is_empty());
+        assert_eq!(
+            ReplicaSetStrategy.field_labels(&obj),
+            [("status.replicas", "0".to_owned())]
+        );
+        obj["status"] = json!({"replicas": 3});
+        assert_eq!(
+            ReplicaSetStrategy.field_labels(&obj),
+            [("status.replicas", "3".to_owned())]
+        );
+        let mut bad = obj.clone();
+        bad["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
+        assert_eq!(ReplicaSetStrategy.validate_create(&bad).0.len(), 1);
+    }
+}

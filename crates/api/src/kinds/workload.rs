@@ -1,0 +1,254 @@
+//! What every pod controller (Deployment, ReplicaSet, StatefulSet,
+//! DaemonSet, Job) validates the same way: a selector that matches the pod
+//! template's labels, the template as a pod spec with the restart policies
+//! the controller supports, non-negative counts, and an immutable selector
+//! (upstream's `ValidatePodTemplateSpecForReplicaSet` and friends in
+//! pkg/apis/apps/validation and pkg/apis/batch/validation).
+
+use serde_json::Value;
+
+use super::json::{get, go_label_selector, go_string_map, i64_at, str_at};
+use super::pod_spec::validate_pod_spec;
+use crate::catalog::Scope;
+use crate::field_error::FieldErrors;
+use crate::selector::{validate_label_selector, LabelSelector, ObjectLabels};
+use crate::validation::object_meta::{validate_annotations, validate_labels};
+use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
+
+/// The restart policies a controller's pods may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RestartRule {
+    /// Long-running controllers: only `Always`, and no
+    /// `activeDeadlineSeconds`.
+    Always,
+    /// Jobs: `OnFailure` or `Never`.
+    OnFailureOrNever,
+}
+
+/// Whether an empty selector (`{}`) is rejected, and with which noun
+/// (`empty selector is invalid for deployment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EmptySelector {
+    /// Rejected, naming the kind as upstream does.
+    Invalid(&'static str),
+    /// Allowed (Jobs).
+    Allowed,
+}
+
+/// `at.field` is a non-negative integer when set.
+pub(crate) fn non_negative(spec: &Value, at: &str, field: &str, errs: &mut FieldErrors) {
+    if let Some(n) = i64_at(spec, &[field]) {
+        if n < 0 {
+            errs.invalid_number(
+                format!("{at}.{field}"),
+                n,
+                "must be greater than or equal to 0",
+            );
+        }
+    }
+}
+
+/// `metadata` of a namespaced workload.
+pub(crate) fn validate_meta(obj: &Value) -> FieldErrors {
+    validate_object_meta(obj, Scope::Namespaced, NameRule::Subdomain)
+}
+
+/// `metadata` of an updated namespaced workload.
+pub(crate) fn validate_meta_update(new: &Value, old: &Value) -> FieldErrors {
+    validate_object_meta_update(new, old, Scope::Namespaced, NameRule::Subdomain)
+}
+
+/// Validates `selector` and `template` of the controller spec `spec` found
+/// at `at` (`spec`, `spec.jobTemplate.spec`).
+pub(crate) fn validate_selector_and_template(
+    spec: &Value,
+    at: &str,
+    empty: EmptySelector,
+    restart: RestartRule,
+) -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    let selector = get(spec, &["selector"]).filter(|s| !s.is_null());
+    let parsed = match selector {
+        None => {
+            errs.required(format!("{at}.selector"), "");
+            None
+        }
+        Some(sel) => {
+            errs.extend(validate_label_selector(sel, &format!("{at}.selector")));
+            let is_empty = LabelSelector::from_json(sel).is_ok_and(|s| s.is_everything());
+            if let (EmptySelector::Invalid(noun), true) = (empty, is_empty) {
+                errs.push(
+                    crate::field_error::ErrorType::Invalid,
+                    format!("{at}.selector"),
+                    Some(go_label_selector(Some(sel))),
+                    format!("empty selector is invalid for {noun}"),
+                );
+            }
+            LabelSelector::from_json(sel).ok()
+        }
+    };
+    let Some(template) = get(spec, &["template"]).filter(|t| t.is_object()) else {
+        errs.required(format!("{at}.template"), "");
+        return errs;
+    };
+    if let Some(sel) = parsed.filter(|s| !s.is_everything()) {
+        if !sel.matches(&ObjectLabels(template)) {
+            errs.push(
+                crate::field_error::ErrorType::Invalid,
+                format!("{at}.template.metadata.labels"),
+                Some(go_string_map(get(template, &["metadata", "labels"]))),
+                "`selector` does not match template `labels`",
+            );
+        }
+    }
+    errs.extend(validate_template(
+        template,
+        &format!("{at}.template"),
+        restart,
+    ));
+    errs
+}
+
+/// Validates a pod template found at `at` (labels, annotations, the pod
+/// spec, and the restart policies of the controller).
+pub(crate) fn validate_template(template: &Value, at: &str, restart: RestartRule) -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    if let Some(labels) = get(template, &["metadata", "labels"]) {
+        errs.extend(validate_labels(labels, &format!("{at}.metadata.labels")));
+    }
+    if let Some(annotations) = get(template, &["metadata", "annotations"]) {
+        errs.extend(validate_annotations(
+            annotations,
+            &format!("{at}.metadata.annotations"),
+        ));
+    }
+    let pod_spec = get(template, &["spec"]).unwrap_or(&Value::Null);
+    let spec_at = format!("{at}.spec");
+    errs.extend(validate_pod_spec(pod_spec, &spec_at));
+    let policy = str_at(pod_spec, &["restartPolicy"]);
+    match restart {
+        RestartRule::Always => {
+            if policy != "Always" {
+                errs.not_supported(format!("{spec_at}.restartPolicy"), policy, &["Always"]);
+            }
+            if get(pod_spec, &["activeDeadlineSeconds"]).is_some_and(|v| !v.is_null()) {
+                errs.forbidden(
+                    format!("{spec_at}.activeDeadlineSeconds"),
+                    "activeDeadlineSeconds in ReplicaSet is not Supported",
+                );
+            }
+        }
+        RestartRule::OnFailureOrNever => {
+            if policy != "OnFailure" && policy != "Never" {
+                errs.not_supported(
+                    format!("{spec_at}.restartPolicy"),
+                    policy,
+                    &["OnFailure", "Never"],
+                );
+            }
+        }
+    }
+    errs
+}
+
+/// `spec.selector` may not change (`ValidateImmutableField`).
+pub(crate) fn selector_immutable(new: &Value, old: &Value) -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    let (n, o) = (
+        get(new, &["spec", "selector"]),
+        get(old, &["spec", "selector"]),
+    );
+    if n != o {
+        errs.push(
+            crate::field_error::ErrorType::Invalid,
+            "spec.selector",
+            Some(go_label_selector(n)),
+            "field is immutable",
+        );
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(selector: Value, labels: Value, restart: &str) -> Value {
+        let mut spec = json!({
+            "selector": selector,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"restartPolicy": restart, "containers": [{"name": "c", "image": "x"}]}
+            }
+        });
+        if let Some(s) = spec
+            .pointer_mut("/template/spec")
+            .and_then(Value::as_object_mut)
+        {
+            super::super::pod_spec::default_pod_spec(s);
+        }
+        spec
+    }
+
+    #[test]
+    fn selector_and_template_cases() {
+        let cases = [
+            (
+                "a matching selector is valid",
+                spec(json!({"matchLabels": {"app": "web"}}), json!({"app": "web", "x": "y"}), "Always"),
+                RestartRule::Always,
+                vec![],
+            ),
+            (
+                "a selector that misses the template labels",
+                spec(json!({"matchLabels": {"app": "web"}}), json!({"app": "db"}), "Always"),
+                RestartRule::Always,
+                vec!["spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`"],
+            ),
+            (
+                "a missing selector",
+                spec(Value::Null, json!({"app": "web"}), "Always"),
+                RestartRule::Always,
+                vec!["spec.selector: Required value"],
+            ),
+            (
+                "an empty selector",
+                spec(json!({}), json!({"app": "web"}), "Always"),
+                RestartRule::Always,
+                vec!["spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"],
+            ),
+            (
+                "a long-running controller with restartPolicy Never",
+                spec(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}), "Never"),
+                RestartRule::Always,
+                vec!["spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""],
+            ),
+            (
+                "a job with restartPolicy Always",
+                spec(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}), "Always"),
+                RestartRule::OnFailureOrNever,
+                vec!["spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""],
+            ),
+        ];
+        for (name, spec, restart, want) in cases {
+            let errs = validate_selector_and_template(
+                &spec,
+                "spec",
+                EmptySelector::Invalid("deployment"),
+                restart,
+            );
+            let got: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn selectors_are_immutable() {
+        let old = json!({"spec": {"selector": {"matchLabels": {"app": "a"}}}});
+        let new = json!({"spec": {"selector": {"matchLabels": {"app": "b"}}}});
+        assert!(selector_immutable(&old, &old).is_empty());
+        assert_eq!(selector_immutable(&new, &old).0.len(), 1);
+    }
+}
