@@ -9,6 +9,7 @@ pub mod field_error;
 mod json_path;
 pub mod kinds;
 pub mod meta;
+pub mod patch;
 pub mod selector;
 pub mod status_split;
 pub mod strategy;

@@ -1,0 +1,214 @@
+//! Paths to fields inside an object, as server-side apply tracks them:
+//! upstream's `sigs.k8s.io/structured-merge-diff/fieldpath` `PathElement`,
+//! with its `f:`/`k:`/`v:`/`i:` encoding in `managedFields` and its printed
+//! form in conflict messages (`.spec.containers[name="app"].image`).
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// One step of a [`FieldPath`]. The variant order is upstream's sort order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathElement {
+    /// A field of an object: `f:name`.
+    Field(String),
+    /// An item of an associative list, by its keys; holds the compact JSON
+    /// object of the key fields with sorted keys: `k:{"name":"app"}`.
+    Key(String),
+    /// An item of a set, by its value; holds compact JSON: `v:"a"`.
+    Value(String),
+    /// An item of a list by position: `i:0`.
+    Index(usize),
+}
+
+impl PathElement {
+    /// The key element of an associative list item: its `keys` fields.
+    pub fn key_of(item: &Value, keys: &[&str]) -> Self {
+        let mut fields: Vec<(&str, &Value)> = keys
+            .iter()
+            .filter_map(|k| item.get(*k).map(|v| (*k, v)))
+            .collect();
+        fields.sort_by_key(|(k, _)| *k);
+        let map: Map<String, Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        PathElement::Key(Value::Object(map).to_string())
+    }
+
+    /// The value element of a set item.
+    pub fn value_of(item: &Value) -> Self {
+        PathElement::Value(item.to_string())
+    }
+
+    /// The `managedFields` encoding, e.g. `f:spec`.
+    pub fn encode(&self) -> String {
+        match self {
+            PathElement::Field(name) => format!("f:{name}"),
+            PathElement::Key(json) => format!("k:{json}"),
+            PathElement::Value(json) => format!("v:{json}"),
+            PathElement::Index(i) => format!("i:{i}"),
+        }
+    }
+
+    /// Parses the `managedFields` encoding; `None` for anything else.
+    pub fn decode(encoded: &str) -> Option<Self> {
+        let (prefix, rest) = encoded.split_once(':')?;
+        match prefix {
+            "f" => Some(PathElement::Field(rest.to_string())),
+            "k" => {
+                let Value::Object(map) = serde_json::from_str::<Value>(rest).ok()? else {
+                    return None;
+                };
+                let mut fields: Vec<(String, Value)> = map.into_iter().collect();
+                fields.sort_by(|a, b| a.0.cmp(&b.0));
+                Some(PathElement::Key(
+                    Value::Object(fields.into_iter().collect()).to_string(),
+                ))
+            }
+            "v" => {
+                let value = serde_json::from_str::<Value>(rest).ok()?;
+                Some(PathElement::Value(value.to_string()))
+            }
+            "i" => rest.parse().ok().map(PathElement::Index),
+            _ => None,
+        }
+    }
+
+    /// Whether `item` is the list item this element names.
+    pub fn matches_item(&self, item: &Value) -> bool {
+        match self {
+            PathElement::Key(json) => match serde_json::from_str::<Value>(json) {
+                Ok(Value::Object(keys)) => keys.iter().all(|(k, v)| item.get(k) == Some(v)),
+                _ => false,
+            },
+            PathElement::Value(json) => {
+                serde_json::from_str::<Value>(json).ok().as_ref() == Some(item)
+            }
+            PathElement::Field(_) | PathElement::Index(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for PathElement {
+    /// Upstream's `PathElement.String`: `.name`, `[k=v,…]`, `[=v]`, `[0]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathElement::Field(name) => write!(f, ".{name}"),
+            PathElement::Key(json) => {
+                let parts: Vec<String> = match serde_json::from_str::<Value>(json) {
+                    Ok(Value::Object(keys)) => {
+                        keys.iter().map(|(k, v)| format!("{k}={v}")).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                write!(f, "[{}]", parts.join(","))
+            }
+            PathElement::Value(json) => write!(f, "[={json}]"),
+            PathElement::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// A path from an object's root to one of its fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldPath(Vec<PathElement>);
+
+impl FieldPath {
+    /// The elements, root first.
+    pub fn elements(&self) -> &[PathElement] {
+        &self.0
+    }
+
+    /// This path with `element` appended.
+    pub fn child(&self, element: PathElement) -> Self {
+        let mut elements = self.0.clone();
+        elements.push(element);
+        FieldPath(elements)
+    }
+
+    /// The names of the field elements, which is how [`PatchMeta`] keys
+    /// lists (list items add no segment).
+    ///
+    /// [`PatchMeta`]: crate::patch::PatchMeta
+    pub fn field_names(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter_map(|e| match e {
+                PathElement::Field(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether `self` starts with `prefix`.
+    pub fn starts_with(&self, prefix: &FieldPath) -> bool {
+        self.0.starts_with(&prefix.0)
+    }
+}
+
+impl From<Vec<PathElement>> for FieldPath {
+    fn from(elements: Vec<PathElement>) -> Self {
+        FieldPath(elements)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|e| write!(f, "{e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn elements_encode_decode_and_print_like_upstream() {
+        let port = json!({"protocol": "TCP", "containerPort": 80, "name": "http"});
+        let cases = [
+            (PathElement::Field("spec".into()), "f:spec", ".spec"),
+            (
+                PathElement::key_of(&port, &["containerPort", "protocol"]),
+                r#"k:{"containerPort":80,"protocol":"TCP"}"#,
+                r#"[containerPort=80,protocol="TCP"]"#,
+            ),
+            (PathElement::value_of(&json!("x")), r#"v:"x""#, r#"[="x"]"#),
+            (PathElement::Index(3), "i:3", "[3]"),
+        ];
+        for (element, encoded, printed) in cases {
+            assert_eq!(element.encode(), encoded);
+            assert_eq!(PathElement::decode(encoded), Some(element.clone()));
+            assert_eq!(element.to_string(), printed);
+        }
+        assert_eq!(
+            PathElement::decode(r#"k:{"protocol":"TCP","containerPort":80}"#),
+            Some(PathElement::key_of(&port, &["containerPort", "protocol"]))
+        );
+        for bad in ["", "x:y", "k:[1]", "v:{", "i:-1", "nocolon"] {
+            assert_eq!(PathElement::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_print_as_conflict_messages_show_them() {
+        let path = FieldPath::from(vec![
+            PathElement::Field("spec".into()),
+            PathElement::Field("containers".into()),
+            PathElement::key_of(&json!({"name": "app"}), &["name"]),
+            PathElement::Field("image".into()),
+        ]);
+        assert_eq!(path.to_string(), r#".spec.containers[name="app"].image"#);
+        assert_eq!(path.field_names(), vec!["spec", "containers", "image"]);
+    }
+
+    #[test]
+    fn key_and_value_elements_match_their_items() {
+        let key = PathElement::key_of(&json!({"name": "a"}), &["name"]);
+        assert!(key.matches_item(&json!({"name": "a", "image": "x"})));
+        assert!(!key.matches_item(&json!({"name": "b"})));
+        assert!(PathElement::value_of(&json!(1)).matches_item(&json!(1)));
+        assert!(!PathElement::Field("a".into()).matches_item(&json!({"a": 1})));
+    }
+}
