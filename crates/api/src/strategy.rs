@@ -56,14 +56,20 @@ pub trait Strategy: Send + Sync {
 
     /// The values of this kind's selectable fields beyond `metadata.name` and
     /// `metadata.namespace` (e.g. `spec.nodeName` and `status.phase` for pods).
+    ///
+    /// Every supported field is returned for any object, with `""` (or Go's
+    /// zero value) when the object lacks it: called with `Value::Null`, the
+    /// result names the fields a field selector may use
+    /// (see `selector::FieldSelector::parse_for`).
     fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
         let _ = obj;
         Vec::new()
     }
 }
 
-/// The strategy of kinds with no special behaviour (ConfigMaps, most
-/// API-only kinds, custom resources without a schema).
+/// The strategy that accepts everything: custom resources without a
+/// schema. Built-in kinds without their own rules use
+/// [`crate::kinds::MetaStrategy`], which still validates `metadata`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultStrategy;
 
