@@ -501,6 +501,98 @@ mod tests {
         assert_eq!(lr.map(|r| r.printer.columns().len()), Some(2));
     }
 
+    /// Field names objects of every kind use, so random objects hit the
+    /// strategies' and printers' real paths.
+    const KEYS: [&str; 24] = [
+        "metadata",
+        "spec",
+        "status",
+        "name",
+        "namespace",
+        "labels",
+        "template",
+        "selector",
+        "matchLabels",
+        "matchExpressions",
+        "containers",
+        "initContainers",
+        "ports",
+        "port",
+        "containerPort",
+        "image",
+        "replicas",
+        "strategy",
+        "rollingUpdate",
+        "maxSurge",
+        "conditions",
+        "type",
+        "data",
+        "schedule",
+    ];
+
+    fn random_json(rng: &mut rand::rngs::StdRng, depth: u32) -> serde_json::Value {
+        use rand::Rng;
+        use serde_json::{json, Map, Value};
+        match rng.random_range(0..if depth == 0 { 5 } else { 8 }) {
+            0 => Value::Null,
+            1 => json!(rng.random_bool(0.5)),
+            2 => json!(rng.random_range(-70000i64..70000)),
+            3 => json!(
+                ["", "web", "Always", "-x", "a=b", "25%", "*/5 * * * *", "é"]
+                    [rng.random_range(0..8)]
+            ),
+            4 => json!(KEYS[rng.random_range(0..KEYS.len())]),
+            5 => Value::Array(
+                (0..rng.random_range(0..3))
+                    .map(|_| random_json(rng, depth - 1))
+                    .collect(),
+            ),
+            _ => {
+                let mut map = Map::new();
+                for _ in 0..rng.random_range(0..5) {
+                    let key = KEYS[rng.random_range(0..KEYS.len())];
+                    map.insert(key.to_owned(), random_json(rng, depth - 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    #[test]
+    fn property_no_row_panics_on_arbitrary_objects() {
+        use rand::SeedableRng;
+        let catalog = Catalog::builtin();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0xdead_beef);
+        let now = std::time::SystemTime::UNIX_EPOCH;
+        for _ in 0..300 {
+            let old = random_json(&mut rng, 4);
+            let new = random_json(&mut rng, 4);
+            for row in catalog.iter() {
+                let s = &row.strategy;
+                let mut created = old.clone();
+                s.prepare_for_create(&mut created);
+                s.default(&mut created);
+                let _ = s.validate_create(&created);
+                for scope in [
+                    crate::strategy::WriteScope::Main,
+                    crate::strategy::WriteScope::Status,
+                ] {
+                    let mut updated = new.clone();
+                    s.prepare_for_update(scope, &mut updated, &created);
+                    s.default(&mut updated);
+                    let _ = s.validate_update(&updated, &created);
+                }
+                let _ = s.field_labels(&new);
+                assert_eq!(
+                    row.printer.cells(&new, now).len(),
+                    row.printer.columns().len(),
+                    "{}",
+                    row.plural
+                );
+            }
+        }
+    }
+
     #[test]
     fn short_names_resolve_to_one_row_per_group_version() {
         let catalog = Catalog::builtin();
