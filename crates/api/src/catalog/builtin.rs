@@ -216,7 +216,9 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .short(&["rc"])
             .in_all()
             .status(TRACKED)
-            .subresources(&[Scale]),
+            .subresources(&[Scale])
+            .strategy(kinds::replicationcontroller::ReplicationControllerStrategy)
+            .printer(printers::ReplicationControllerPrinter),
         // apps/v1
         row::<apps::v1::Deployment>()
             .short(&["deploy"])

@@ -21,6 +21,7 @@ pub mod node;
 pub mod pod;
 pub(crate) mod pod_spec;
 pub mod replicaset;
+pub mod replicationcontroller;
 pub mod secret;
 pub mod service;
 pub mod statefulset;
