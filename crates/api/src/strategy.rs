@@ -1,11 +1,15 @@
 //! Per-kind behaviour: the small table each resource supplies to the generic
 //! registry (upstream's `rest.RESTCreateStrategy` / `RESTUpdateStrategy`).
 //!
-//! The registry calls the hooks in one fixed order (see
-//! `rkube_apiserver`'s registry): on create `prepare_for_create`, `default`,
-//! `validate_create`; on update `prepare_for_update`, `default`,
-//! `validate_update`. A kind overrides only what differs from the defaults
-//! here; a status strategy wraps the main one.
+//! The registry calls the hooks in one fixed order, upstream's: on create
+//! `default` (upstream defaults while decoding), then system metadata (uid,
+//! creationTimestamp, a name from generateName: `Store.Create` fills them
+//! before `BeforeCreate`), then `prepare_for_create`, then
+//! `validate_create`; on update `default`, `prepare_for_update`,
+//! `validate_update`. The built-in strategies give the same result if
+//! `default` runs after `prepare_*` instead. A kind overrides only what
+//! differs from the defaults here; the status split wraps the kind's
+//! strategy (`crate::status_split`).
 
 use serde_json::Value;
 

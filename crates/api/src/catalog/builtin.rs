@@ -596,6 +596,26 @@ mod tests {
     }
 
     #[test]
+    fn property_defaulting_before_or_after_prepare_gives_the_same_object() {
+        use rand::SeedableRng;
+        let catalog = Catalog::builtin();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x0dd_5eed);
+        for _ in 0..300 {
+            let obj = random_json(&mut rng, 4);
+            for row in catalog.iter() {
+                let s = &row.strategy;
+                let mut a = obj.clone();
+                s.default(&mut a);
+                s.prepare_for_create(&mut a);
+                let mut b = obj.clone();
+                s.prepare_for_create(&mut b);
+                s.default(&mut b);
+                assert_eq!(a, b, "{} from {obj}", row.plural);
+            }
+        }
+    }
+
+    #[test]
     fn short_names_resolve_to_one_row_per_group_version() {
         let catalog = Catalog::builtin();
         let cases = [
