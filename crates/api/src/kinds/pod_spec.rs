@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde_json::{json, Map, Value};
 
 use crate::field_error::FieldErrors;
-use crate::json_path::{array_at, default, i64_at, items_mut, str_at};
+use crate::json_path::{array_at, default, get, i64_at, items_mut, str_at};
 use crate::validation::names;
 
 /// The volume source fields a volume may set (exactly one).
@@ -191,6 +191,79 @@ fn validate_ports(c: &Value, at: &str, errs: &mut FieldErrors) {
     }
 }
 
+/// The handler kinds of a probe; exactly one is set.
+const PROBE_HANDLERS: [&str; 4] = ["exec", "httpGet", "tcpSocket", "grpc"];
+
+/// A port given as a number or an IANA name (`validatePortNumOrName`).
+fn validate_port_ref(port: Option<&Value>, at: &str, errs: &mut FieldErrors) {
+    match port {
+        Some(Value::String(name)) => {
+            for m in names::port_name(name) {
+                errs.invalid(at, name, m);
+            }
+        }
+        Some(v) if !v.is_null() => {
+            let n = v.as_i64().unwrap_or_default();
+            for m in names::port_number(n) {
+                errs.invalid_number(at, n, m);
+            }
+        }
+        _ => errs.required(at, ""),
+    }
+}
+
+/// `validateProbe`: one handler, non-negative timings, and a success
+/// threshold of 1 for liveness and startup probes.
+fn validate_probe(probe: &Value, kind: &str, at: &str, errs: &mut FieldErrors) {
+    let handlers: Vec<&str> = PROBE_HANDLERS
+        .iter()
+        .copied()
+        .filter(|h| probe.get(*h).is_some_and(|v| !v.is_null()))
+        .collect();
+    match handlers.as_slice() {
+        [] => errs.required(at, "must specify a handler type"),
+        [first, rest @ ..] => {
+            match *first {
+                "httpGet" | "tcpSocket" => validate_port_ref(
+                    get(probe, &[first, "port"]),
+                    &format!("{at}.{first}.port"),
+                    errs,
+                ),
+                "exec" if array_at(probe, &["exec", "command"]).is_empty() => {
+                    errs.required(format!("{at}.exec.command"), "")
+                }
+                _ => {}
+            }
+            for extra in rest {
+                errs.forbidden(
+                    format!("{at}.{extra}"),
+                    "may not specify more than 1 handler type",
+                );
+            }
+        }
+    }
+    for field in [
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ] {
+        if let Some(n) = i64_at(probe, &[field]).filter(|n| *n < 0) {
+            errs.invalid_number(
+                format!("{at}.{field}"),
+                n,
+                "must be greater than or equal to 0",
+            );
+        }
+    }
+    if kind != "readinessProbe" {
+        if let Some(n) = i64_at(probe, &["successThreshold"]).filter(|n| *n != 1) {
+            errs.invalid_number(format!("{at}.successThreshold"), n, "must be 1");
+        }
+    }
+}
+
 fn validate_container(c: &Value, at: &str, volumes: &HashSet<&str>, errs: &mut FieldErrors) {
     let image = str_at(c, &["image"]);
     if image.is_empty() {
@@ -219,6 +292,11 @@ fn validate_container(c: &Value, at: &str, volumes: &HashSet<&str>, errs: &mut F
         );
     }
     validate_ports(c, at, errs);
+    for kind in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(probe) = get(c, &[kind]).filter(|p| p.is_object()) {
+            validate_probe(probe, kind, &format!("{at}.{kind}"), errs);
+        }
+    }
     for (i, env) in array_at(c, &["env"]).iter().enumerate() {
         let name = str_at(env, &["name"]);
         if name.is_empty() {
@@ -454,6 +532,18 @@ mod tests {
                 vec![
                     "spec.volumes[1].name: Duplicate value: \"v\"",
                     "spec.containers[0].volumeMounts[0].name: Not found: \"w\"",
+                ],
+            ),
+            (
+                "probes need exactly one handler and a valid port",
+                json!({"containers": [{"name": "a", "image": "x",
+                    "livenessProbe": {"successThreshold": 2},
+                    "readinessProbe": {"httpGet": {"port": 0}, "tcpSocket": {"port": 80}}}]}),
+                vec![
+                    "spec.containers[0].livenessProbe: Required value: must specify a handler type",
+                    "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1",
+                    "spec.containers[0].readinessProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive",
+                    "spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type",
                 ],
             ),
             (
