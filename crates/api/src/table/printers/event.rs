@@ -49,7 +49,7 @@ impl Printer for EventPrinter {
             Column::string("Source", "The component reporting this event. Should be a short machine understandable string.").wide(),
             Column::string("Message", "A human-readable description of the status of this operation."),
             Column::string("First Seen", "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)").wide(),
-            Column::integer("Count", "The number of times this event has occurred.").wide(),
+            Column::string("Count", "The number of times this event has occurred.").wide(),
             Column {
                 format: "name",
                 ..Column::string("Name", "Name must be unique within a namespace.").wide()

@@ -72,22 +72,23 @@ fn container_cells(spec: &Value) -> [Value; 2] {
     [Value::from(field("name")), Value::from(field("image"))]
 }
 
-/// A `metav1.LabelSelector` as a selector string; empty when it selects
-/// everything (`LabelSelectorAsSelector(...).String()`).
-fn selector_string(sel: Option<&Value>) -> String {
-    sel.and_then(|s| LabelSelector::from_json(s).ok())
-        .map(|s| s.to_string())
-        .unwrap_or_default()
+/// A `metav1.LabelSelector` as a selector string, empty when it selects
+/// everything or is absent; `None` when it is invalid
+/// (`LabelSelectorAsSelector(...).String()`).
+fn selector_string(sel: Option<&Value>) -> Option<String> {
+    match sel.filter(|s| !s.is_null()) {
+        None => Some(String::new()),
+        Some(s) => LabelSelector::from_json(s).ok().map(|s| s.to_string()),
+    }
 }
 
-/// Like [`selector_string`] but `<none>` when empty
+/// `<none>` when empty, `<error>` when invalid
 /// (`metav1.FormatLabelSelector`).
 fn format_label_selector(sel: Option<&Value>) -> String {
-    let s = selector_string(sel);
-    if s.is_empty() {
-        "<none>".to_owned()
-    } else {
-        s
+    match selector_string(sel) {
+        None => "<error>".to_owned(),
+        Some(s) if s.is_empty() => "<none>".to_owned(),
+        Some(s) => s,
     }
 }
 
@@ -107,10 +108,13 @@ mod tests {
         let spec =
             json!({"containers": [{"name": "a", "image": "x:1"}, {"name": "b", "image": "y"}]});
         assert_eq!(container_cells(&spec), [json!("a,b"), json!("x:1,y")]);
+        let invalid = json!({"matchExpressions": [{"key": "a", "operator": "Near"}]});
         assert_eq!(
-            selector_string(Some(&json!({"matchLabels": {"app": "web"}}))),
-            "app=web"
+            selector_string(Some(&json!({"matchLabels": {"app": "web"}}))).as_deref(),
+            Some("app=web")
         );
+        assert_eq!(selector_string(Some(&invalid)), None);
+        assert_eq!(format_label_selector(Some(&invalid)), "<error>");
         assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
         assert_eq!(format_label_selector(None), "<none>");
     }
