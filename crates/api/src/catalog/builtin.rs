@@ -207,11 +207,13 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .status(UNTRACKED),
         row::<core::v1::PersistentVolume>()
             .short(&["pv"])
-            .status(UNTRACKED),
+            .status(UNTRACKED)
+            .printer(printers::PersistentVolumePrinter),
         row::<core::v1::PersistentVolumeClaim>()
             .short(&["pvc"])
-            .status(UNTRACKED),
-        row::<core::v1::PodTemplate>(),
+            .status(UNTRACKED)
+            .printer(printers::PersistentVolumeClaimPrinter),
+        row::<core::v1::PodTemplate>().printer(printers::PodTemplatePrinter),
         row::<core::v1::ReplicationController>()
             .short(&["rc"])
             .in_all()
@@ -264,34 +266,46 @@ pub(super) fn rows() -> Vec<ResourceDef> {
         row::<autoscaling::v2::HorizontalPodAutoscaler>()
             .short(&["hpa"])
             .in_all()
-            .status(TRACKED),
+            .status(TRACKED)
+            .printer(printers::HorizontalPodAutoscalerPrinter),
         row::<autoscaling::v1::HorizontalPodAutoscaler>()
             .short(&["hpa"])
             .in_all()
-            .status(TRACKED),
+            .status(TRACKED)
+            .printer(printers::HorizontalPodAutoscalerPrinter),
         // coordination.k8s.io/v1, discovery.k8s.io/v1, events.k8s.io/v1
         row::<coordination::v1::Lease>().printer(printers::LeasePrinter),
-        row::<discovery::v1::EndpointSlice>(),
+        row::<discovery::v1::EndpointSlice>().printer(printers::EndpointSlicePrinter),
         row::<events::v1::Event>().short(&["ev"]),
         // networking.k8s.io/v1
-        row::<networking::v1::NetworkPolicy>().short(&["netpol"]),
+        row::<networking::v1::NetworkPolicy>()
+            .short(&["netpol"])
+            .printer(printers::NetworkPolicyPrinter),
         row::<networking::v1::Ingress>()
             .short(&["ing"])
-            .status(TRACKED),
-        row::<networking::v1::IngressClass>(),
+            .status(TRACKED)
+            .printer(printers::IngressPrinter),
+        row::<networking::v1::IngressClass>().printer(printers::IngressClassPrinter),
         row::<networking::v1::IPAddress>().short(&["ip"]),
         row::<networking::v1::ServiceCIDR>().status(UNTRACKED),
         // policy/v1
         row::<policy::v1::PodDisruptionBudget>()
             .short(&["pdb"])
-            .status(TRACKED),
+            .status(TRACKED)
+            .printer(printers::PodDisruptionBudgetPrinter),
         // rbac.authorization.k8s.io/v1
         row::<rbac::v1::ClusterRole>().names(NameRule::PathSegment),
-        row::<rbac::v1::ClusterRoleBinding>().names(NameRule::PathSegment),
+        row::<rbac::v1::ClusterRoleBinding>()
+            .names(NameRule::PathSegment)
+            .printer(printers::RoleBindingPrinter),
         row::<rbac::v1::Role>().names(NameRule::PathSegment),
-        row::<rbac::v1::RoleBinding>().names(NameRule::PathSegment),
+        row::<rbac::v1::RoleBinding>()
+            .names(NameRule::PathSegment)
+            .printer(printers::RoleBindingPrinter),
         // storage.k8s.io/v1
-        row::<storage::v1::StorageClass>().short(&["sc"]),
+        row::<storage::v1::StorageClass>()
+            .short(&["sc"])
+            .printer(printers::StorageClassPrinter),
         row::<storage::v1::CSIDriver>(),
         row::<storage::v1::CSINode>(),
         row::<storage::v1::VolumeAttachment>().status(UNTRACKED),
@@ -309,11 +323,15 @@ pub(super) fn rows() -> Vec<ResourceDef> {
         row::<certificates::v1::CertificateSigningRequest>()
             .short(&["csr"])
             .status(UNTRACKED)
-            .subresources(&[Approval]),
+            .subresources(&[Approval])
+            .printer(printers::CertificateSigningRequestPrinter),
         // admissionregistration.k8s.io/v1
-        row::<admissionregistration::v1::MutatingWebhookConfiguration>().category("api-extensions"),
+        row::<admissionregistration::v1::MutatingWebhookConfiguration>()
+            .category("api-extensions")
+            .printer(printers::WebhookConfigurationPrinter),
         row::<admissionregistration::v1::ValidatingWebhookConfiguration>()
-            .category("api-extensions"),
+            .category("api-extensions")
+            .printer(printers::WebhookConfigurationPrinter),
         row::<admissionregistration::v1::ValidatingAdmissionPolicy>()
             .category("api-extensions")
             .status(TRACKED),

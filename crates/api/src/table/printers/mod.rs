@@ -2,43 +2,70 @@
 //! (pkg/printers/internalversion/printers.go). The server prints the wide
 //! columns too; kubectl hides those of priority 1 unless `-o wide`.
 
+mod certificatesigningrequest;
 mod configmap;
 mod cronjob;
 mod daemonset;
 mod deployment;
 mod endpoints;
+mod endpointslice;
 mod event;
+mod horizontalpodautoscaler;
+mod ingress;
+mod ingressclass;
 mod job;
 mod lease;
 mod namespace;
+mod networkpolicy;
 mod node;
+mod persistentvolume;
+mod persistentvolumeclaim;
 mod pod;
+mod poddisruptionbudget;
+mod podtemplate;
 mod replicaset;
 mod replicationcontroller;
+mod rolebinding;
 mod secret;
 mod service;
 mod serviceaccount;
 mod statefulset;
+mod storage_helpers;
+mod storageclass;
+mod webhookconfiguration;
 
 use serde_json::Value;
 
+pub use certificatesigningrequest::CertificateSigningRequestPrinter;
 pub use configmap::ConfigMapPrinter;
 pub use cronjob::CronJobPrinter;
 pub use daemonset::DaemonSetPrinter;
 pub use deployment::DeploymentPrinter;
 pub use endpoints::EndpointsPrinter;
+pub use endpointslice::EndpointSlicePrinter;
 pub use event::EventPrinter;
+pub use horizontalpodautoscaler::HorizontalPodAutoscalerPrinter;
+pub use ingress::IngressPrinter;
+pub use ingressclass::IngressClassPrinter;
 pub use job::JobPrinter;
 pub use lease::LeasePrinter;
 pub use namespace::NamespacePrinter;
+pub use networkpolicy::NetworkPolicyPrinter;
 pub use node::NodePrinter;
+pub use persistentvolume::PersistentVolumePrinter;
+pub use persistentvolumeclaim::PersistentVolumeClaimPrinter;
 pub use pod::PodPrinter;
+pub use poddisruptionbudget::PodDisruptionBudgetPrinter;
+pub use podtemplate::PodTemplatePrinter;
 pub use replicaset::ReplicaSetPrinter;
 pub use replicationcontroller::ReplicationControllerPrinter;
+pub use rolebinding::RoleBindingPrinter;
 pub use secret::SecretPrinter;
 pub use service::ServicePrinter;
 pub use serviceaccount::ServiceAccountPrinter;
 pub use statefulset::StatefulSetPrinter;
+pub use storageclass::StorageClassPrinter;
+pub use webhookconfiguration::WebhookConfigurationPrinter;
 
 use super::Column;
 use crate::json_path::array_at;
