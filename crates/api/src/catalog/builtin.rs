@@ -204,7 +204,8 @@ pub(super) fn rows() -> Vec<ResourceDef> {
         row::<core::v1::LimitRange>().short(&["limits"]),
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
-            .status(UNTRACKED),
+            .status(UNTRACKED)
+            .printer(printers::ResourceQuotaPrinter),
         row::<core::v1::PersistentVolume>()
             .short(&["pv"])
             .status(UNTRACKED)
@@ -249,7 +250,7 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .status(TRACKED)
             .strategy(kinds::daemonset::DaemonSetStrategy)
             .printer(printers::DaemonSetPrinter),
-        row::<apps::v1::ControllerRevision>(),
+        row::<apps::v1::ControllerRevision>().printer(printers::ControllerRevisionPrinter),
         // batch/v1
         row::<batch::v1::Job>()
             .in_all()
@@ -286,8 +287,12 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .status(TRACKED)
             .printer(printers::IngressPrinter),
         row::<networking::v1::IngressClass>().printer(printers::IngressClassPrinter),
-        row::<networking::v1::IPAddress>().short(&["ip"]),
-        row::<networking::v1::ServiceCIDR>().status(UNTRACKED),
+        row::<networking::v1::IPAddress>()
+            .short(&["ip"])
+            .printer(printers::IPAddressPrinter),
+        row::<networking::v1::ServiceCIDR>()
+            .status(UNTRACKED)
+            .printer(printers::ServiceCIDRPrinter),
         // policy/v1
         row::<policy::v1::PodDisruptionBudget>()
             .short(&["pdb"])
@@ -308,12 +313,16 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .printer(printers::StorageClassPrinter),
         row::<storage::v1::CSIDriver>(),
         row::<storage::v1::CSINode>(),
-        row::<storage::v1::VolumeAttachment>().status(UNTRACKED),
-        row::<storage::v1::CSIStorageCapacity>(),
+        row::<storage::v1::VolumeAttachment>()
+            .status(UNTRACKED)
+            .printer(printers::VolumeAttachmentPrinter),
+        row::<storage::v1::CSIStorageCapacity>().printer(printers::CSIStorageCapacityPrinter),
         row::<storage::v1::VolumeAttributesClass>().short(&["vac"]),
         // scheduling.k8s.io/v1, node.k8s.io/v1
-        row::<scheduling::v1::PriorityClass>().short(&["pc"]),
-        row::<node::v1::RuntimeClass>(),
+        row::<scheduling::v1::PriorityClass>()
+            .short(&["pc"])
+            .printer(printers::PriorityClassPrinter),
+        row::<node::v1::RuntimeClass>().printer(printers::RuntimeClassPrinter),
         // apiextensions.k8s.io/v1
         row::<apiextensions::v1::CustomResourceDefinition>()
             .short(&["crd", "crds"])
