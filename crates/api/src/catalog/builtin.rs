@@ -277,7 +277,9 @@ pub(super) fn rows() -> Vec<ResourceDef> {
         // coordination.k8s.io/v1, discovery.k8s.io/v1, events.k8s.io/v1
         row::<coordination::v1::Lease>().printer(printers::LeasePrinter),
         row::<discovery::v1::EndpointSlice>().printer(printers::EndpointSlicePrinter),
-        row::<events::v1::Event>().short(&["ev"]),
+        row::<events::v1::Event>()
+            .short(&["ev"])
+            .printer(printers::EventsV1Printer),
         // networking.k8s.io/v1
         row::<networking::v1::NetworkPolicy>()
             .short(&["netpol"])

@@ -14,6 +14,7 @@ pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod event;
+pub mod event_conversion;
 pub mod job;
 mod meta_strategy;
 pub mod namespace;

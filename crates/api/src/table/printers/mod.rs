@@ -53,7 +53,7 @@ pub use daemonset::DaemonSetPrinter;
 pub use deployment::DeploymentPrinter;
 pub use endpoints::EndpointsPrinter;
 pub use endpointslice::EndpointSlicePrinter;
-pub use event::EventPrinter;
+pub use event::{EventPrinter, EventsV1Printer};
 pub use horizontalpodautoscaler::HorizontalPodAutoscalerPrinter;
 pub use ingress::IngressPrinter;
 pub use ingressclass::IngressClassPrinter;
