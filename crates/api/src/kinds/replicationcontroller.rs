@@ -9,7 +9,7 @@ use super::workload::{
     non_negative, validate_meta, validate_meta_update, validate_template, RestartRule,
 };
 use crate::field_error::{ErrorType, FieldErrors};
-use crate::json_path::{default, existing_mut, get, go_string_map};
+use crate::json_path::{count_at, default, existing_mut, get, go_string_map};
 use crate::meta;
 use crate::selector::{LabelSelector, ObjectLabels};
 use crate::strategy::Strategy;
@@ -86,6 +86,13 @@ impl Strategy for ReplicationControllerStrategy {
         let mut errs = validate_meta_update(new, old);
         errs.extend(validate_spec(new));
         errs
+    }
+
+    fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![(
+            "status.replicas",
+            count_at(obj, &["status", "replicas"]).to_string(),
+        )]
     }
 }
 
