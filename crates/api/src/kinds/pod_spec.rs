@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::field_error::FieldErrors;
 use crate::json_path::{array_at, default, get, i64_at, items_mut, str_at};
 use crate::validation::names;
+use crate::validation::object_meta::validate_labels;
 
 /// The volume source fields a volume may set (exactly one).
 const VOLUME_SOURCES: [&str; 30] = [
@@ -357,6 +358,58 @@ fn validate_volumes<'a>(spec: &'a Value, at: &str, errs: &mut FieldErrors) -> Ha
     seen
 }
 
+const TOLERATION_OPERATORS: [&str; 2] = ["Equal", "Exists"];
+const TAINT_EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
+
+/// `validateTolerations`.
+fn validate_tolerations(spec: &Value, at: &str, errs: &mut FieldErrors) {
+    for (i, t) in array_at(spec, &["tolerations"]).iter().enumerate() {
+        let at = format!("{at}.tolerations[{i}]");
+        let key = str_at(t, &["key"]);
+        let operator = str_at(t, &["operator"]);
+        let value = str_at(t, &["value"]);
+        let effect = str_at(t, &["effect"]);
+        for m in names::qualified_name(key)
+            .into_iter()
+            .filter(|_| !key.is_empty())
+        {
+            errs.invalid(format!("{at}.key"), key, m);
+        }
+        if key.is_empty() && operator != "Exists" {
+            errs.invalid(
+                format!("{at}.operator"),
+                operator,
+                "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+            );
+        }
+        if get(t, &["tolerationSeconds"]).is_some_and(|v| !v.is_null()) && effect != "NoExecute" {
+            errs.invalid(
+                format!("{at}.effect"),
+                effect,
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            );
+        }
+        match operator {
+            "Equal" | "" => {
+                let msgs = names::label_value(value);
+                if !msgs.is_empty() {
+                    errs.invalid(format!("{at}.operator"), value, msgs.join(";"));
+                }
+            }
+            "Exists" if !value.is_empty() => errs.invalid(
+                format!("{at}.operator"),
+                value,
+                "value must be empty when `operator` is 'Exists'",
+            ),
+            "Exists" => {}
+            other => errs.not_supported(format!("{at}.operator"), other, &TOLERATION_OPERATORS),
+        }
+        if !effect.is_empty() && !TAINT_EFFECTS.contains(&effect) {
+            errs.not_supported(format!("{at}.effect"), effect, &TAINT_EFFECTS);
+        }
+    }
+}
+
 /// Validates a pod spec found at `at` (`spec`, `spec.template.spec`, …).
 pub(crate) fn validate_pod_spec(spec: &Value, at: &str) -> FieldErrors {
     let mut errs = FieldErrors::default();
@@ -416,6 +469,24 @@ pub(crate) fn validate_pod_spec(spec: &Value, at: &str) -> FieldErrors {
                 d,
                 format!("must be between 1 and {}, inclusive", i32::MAX),
             );
+        }
+    }
+    validate_tolerations(spec, at, &mut errs);
+    if let Some(selector) = get(spec, &["nodeSelector"]) {
+        errs.extend(validate_labels(selector, &format!("{at}.nodeSelector")));
+    }
+    let node = str_at(spec, &["nodeName"]);
+    if !node.is_empty() {
+        for m in names::dns1123_subdomain(node) {
+            errs.invalid(format!("{at}.nodeName"), node, m);
+        }
+    }
+    for field in ["hostname", "subdomain"] {
+        let v = str_at(spec, &[field]);
+        if !v.is_empty() {
+            for m in names::dns1123_label(v) {
+                errs.invalid(format!("{at}.{field}"), v, m);
+            }
         }
     }
     let sa = str_at(spec, &["serviceAccountName"]);
@@ -544,6 +615,30 @@ mod tests {
                     "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1",
                     "spec.containers[0].readinessProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive",
                     "spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type",
+                ],
+            ),
+            (
+                "tolerations follow upstream's rules",
+                json!({"containers": [{"name": "a", "image": "x"}], "tolerations": [
+                    {"operator": "Equal", "value": "x"},
+                    {"key": "k", "operator": "Exists", "value": "v"},
+                    {"key": "k", "operator": "Near"},
+                    {"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5},
+                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+                ]}),
+                vec![
+                    "spec.tolerations[0].operator: Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+                    "spec.tolerations[1].operator: Invalid value: \"v\": value must be empty when `operator` is 'Exists'",
+                    "spec.tolerations[2].operator: Unsupported value: \"Near\": supported values: \"Equal\", \"Exists\"",
+                    "spec.tolerations[3].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set",
+                ],
+            ),
+            (
+                "node selector labels and node names are checked",
+                json!({"containers": [{"name": "a", "image": "x"}], "nodeSelector": {"disk": "a b"}, "nodeName": "N1"}),
+                vec![
+                    "spec.nodeSelector: Invalid value: \"a b\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                    "spec.nodeName: Invalid value: \"N1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
                 ],
             ),
             (
