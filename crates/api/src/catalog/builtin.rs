@@ -39,14 +39,11 @@ impl ScopeOf for ClusterResourceScope {
     const SCOPE: Scope = Scope::Cluster;
 }
 
-/// A row under construction.
+/// A row under construction. Without a strategy of its own, a kind's
+/// metadata is validated with DNS-1123 subdomain names.
 struct Row {
     def: ResourceDef,
     status: Option<StatusPolicy>,
-    /// The kind's own strategy; without one, its metadata is validated
-    /// with `names`.
-    strategy: Option<Arc<dyn Strategy>>,
-    names: NameRule,
 }
 
 /// Starts the row of `K` with the facts k8s-openapi knows.
@@ -74,8 +71,6 @@ where
             printer: Arc::new(DefaultPrinter),
         },
         status: None,
-        strategy: None,
-        names: NameRule::Subdomain,
     }
 }
 
@@ -113,15 +108,15 @@ impl Row {
     }
 
     fn strategy(mut self, strategy: impl Strategy + 'static) -> Row {
-        self.strategy = Some(Arc::new(strategy));
+        self.def.strategy = Arc::new(strategy);
         self
     }
 
     /// Names follow `rule` instead of DNS-1123 subdomains (kinds without
     /// their own strategy).
-    fn names(mut self, rule: NameRule) -> Row {
-        self.names = rule;
-        self
+    fn names(self, rule: NameRule) -> Row {
+        let scope = self.def.scope;
+        self.strategy(MetaStrategy::new(scope, rule))
     }
 
     fn printer(mut self, printer: impl Printer + 'static) -> Row {
@@ -130,10 +125,6 @@ impl Row {
     }
 
     fn build(mut self) -> ResourceDef {
-        self.def.strategy = match self.strategy {
-            Some(s) => s,
-            None => Arc::new(MetaStrategy::new(self.def.scope, self.names)),
-        };
         if let Some(policy) = self.status {
             self.def.subresources.insert(0, Subresource::Status);
             self.def.strategy = Arc::new(StatusSplit::new(self.def.strategy, policy));
