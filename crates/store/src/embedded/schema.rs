@@ -94,3 +94,42 @@ pub(super) struct Meta {
     /// The revision the store is compacted at.
     pub(super) compacted: Revision,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_runs_in_wal_mode_with_the_chosen_sync_level() {
+        // SQLite reports synchronous as a number: NORMAL is 1, FULL is 2.
+        let table = [
+            (Durability::SyncEveryCommit, 2),
+            (Durability::SyncAtCheckpoint, 1),
+        ];
+        for (durability, synchronous) in table {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let conn = open_writer(&dir.path().join("db"), durability).expect("open");
+            let mode: String = conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .expect("journal_mode");
+            let level: i64 = conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .expect("synchronous");
+            assert_eq!(mode, "wal");
+            assert_eq!(level, synchronous, "{durability:?}");
+        }
+    }
+
+    #[test]
+    fn a_new_database_starts_at_revision_zero_and_reopening_keeps_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db");
+        let conn = open_writer(&path, Durability::SyncEveryCommit).expect("open");
+        assert_eq!(read_meta(&conn).expect("meta"), Meta::default());
+        conn.execute("UPDATE meta SET value = 7 WHERE name = 'revision'", [])
+            .expect("update");
+        drop(conn);
+        let conn = open_writer(&path, Durability::SyncEveryCommit).expect("reopen");
+        assert_eq!(read_meta(&conn).expect("meta").revision, 7);
+    }
+}

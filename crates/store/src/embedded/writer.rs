@@ -350,3 +350,139 @@ fn replicate(e: &rusqlite::Error) -> rusqlite::Error {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema::{open_writer, read_meta};
+    use super::super::Durability;
+    use super::*;
+    use crate::KeyRange;
+
+    /// Queues `ops` before the writer starts, runs it to the end and returns
+    /// each write's answer and the batches watchers saw.
+    fn run_queued(ops: Vec<WriteOp>) -> (Vec<Result<Outcome>>, Vec<Vec<Revision>>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open_writer(&dir.path().join("db"), Durability::SyncEveryCommit).expect("open");
+        let meta = read_meta(&conn).expect("meta");
+        let hub = Arc::new(WatchHub::new(meta.revision, 1024));
+        let mut watch = hub.subscribe(KeyRange::prefix("/"));
+        let (queue, requests) = std::sync::mpsc::channel();
+        let answers: Vec<_> = ops
+            .into_iter()
+            .map(|op| {
+                let (reply, answer) = oneshot::channel();
+                queue.send(WriteRequest { op, reply }).expect("queue");
+                answer
+            })
+            .collect();
+        drop(queue);
+        Writer::new(conn, hub, meta.revision, meta.compacted, 1024).run(requests);
+        let outcomes = answers
+            .into_iter()
+            .map(|mut a| a.try_recv().expect("every write is answered"))
+            .collect();
+        let mut batches = Vec::new();
+        while let Ok(batch) = watch.batches.try_recv() {
+            batches.push(batch.iter().map(Event::revision).collect());
+        }
+        (outcomes, batches)
+    }
+
+    fn create(key: &str) -> WriteOp {
+        WriteOp::Create {
+            key: key.as_bytes().to_vec(),
+            value: b"v".to_vec(),
+        }
+    }
+
+    fn revision_of(outcome: &Result<Outcome>) -> Option<Revision> {
+        match outcome {
+            Ok(Outcome::Put(kv)) => Some(kv.mod_revision),
+            Ok(Outcome::Deleted(_, revision)) => Some(*revision),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn queued_writes_share_one_commit_with_a_revision_each() {
+        let ops = (0..100).map(|i| create(&format!("/k{i}"))).collect();
+        let (outcomes, batches) = run_queued(ops);
+        let revisions: Vec<_> = outcomes.iter().filter_map(revision_of).collect();
+        assert_eq!(revisions, (1..=100).collect::<Vec<_>>());
+        assert_eq!(
+            batches,
+            vec![(1..=100).collect::<Vec<_>>()],
+            "one transaction, one batch"
+        );
+    }
+
+    #[test]
+    fn a_refused_write_in_a_batch_leaves_the_others_committed() {
+        let ops = vec![
+            create("/a"),
+            create("/a"),
+            WriteOp::Update {
+                key: b"/a".to_vec(),
+                value: b"w".to_vec(),
+                expected: 7,
+            },
+            WriteOp::Delete {
+                key: b"/missing".to_vec(),
+                expected: None,
+            },
+            WriteOp::Update {
+                key: b"/a".to_vec(),
+                value: b"w".to_vec(),
+                expected: 1,
+            },
+            WriteOp::Compact { revision: 5 },
+            WriteOp::Delete {
+                key: b"/a".to_vec(),
+                expected: Some(2),
+            },
+        ];
+        let (outcomes, batches) = run_queued(ops);
+        let table: Vec<(&str, bool)> = vec![
+            ("create", matches!(outcomes[0], Ok(Outcome::Put(_)))),
+            (
+                "duplicate create",
+                matches!(outcomes[1], Err(Error::AlreadyExists { .. })),
+            ),
+            (
+                "stale update",
+                matches!(outcomes[2], Err(Error::Conflict { expected: 7, .. })),
+            ),
+            (
+                "delete of a missing key",
+                matches!(outcomes[3], Err(Error::NotFound)),
+            ),
+            (
+                "update seeing the batch's create",
+                revision_of(&outcomes[4]) == Some(2),
+            ),
+            (
+                "compact ahead",
+                matches!(outcomes[5], Err(Error::FutureRevision { .. })),
+            ),
+            (
+                "delete seeing the batch's update",
+                revision_of(&outcomes[6]) == Some(3),
+            ),
+        ];
+        for (what, ok) in table {
+            assert!(ok, "{what}: {outcomes:?}");
+        }
+        assert_eq!(batches, vec![vec![1, 2, 3]]);
+    }
+
+    #[test]
+    fn a_failure_is_copied_for_every_write_of_the_batch() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("busy".to_owned()),
+        );
+        assert_eq!(replicate(&busy).to_string(), busy.to_string());
+        let other = rusqlite::Error::InvalidQuery;
+        assert!(replicate(&other).to_string().contains(&other.to_string()));
+    }
+}

@@ -776,8 +776,9 @@ pub async fn take_events(stream: &mut WatchStream, n: usize) -> anyhow::Result<V
     while events.len() < n {
         match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => bail!(
-                "only {} of {n} events arrived within {WAIT:?} (is the watch stuck?): {events:?}",
-                events.len()
+                "only {} of {n} events arrived within {WAIT:?} (is the watch stuck?), the last at {:?}",
+                events.len(),
+                events.last().map(Event::revision)
             ),
             Ok(None) => bail!("watch ended after {} of {n} events", events.len()),
             Ok(Some(Err(e))) => bail!("watch failed after {} of {n} events: {e}", events.len()),
