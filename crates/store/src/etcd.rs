@@ -78,6 +78,17 @@ impl std::fmt::Debug for EtcdStore {
 impl EtcdStore {
     /// Connects to the etcd cluster at `endpoints` (e.g.
     /// `["http://127.0.0.1:2379"]`). Requests are balanced over them.
+    ///
+    /// ```no_run
+    /// # async fn run() -> rkube_store::Result<()> {
+    /// use rkube_store::{etcd::EtcdStore, Store};
+    ///
+    /// let store = EtcdStore::connect(&["http://127.0.0.1:2379"]).await?;
+    /// let kv = store.create(b"/registry/configmaps/default/a", b"{}".to_vec()).await?;
+    /// println!("created at revision {}", kv.mod_revision);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect<E: AsRef<str>>(endpoints: &[E]) -> Result<Self> {
         let options = ConnectOptions::new()
             .with_connect_timeout(CONNECT_TIMEOUT)
