@@ -48,8 +48,8 @@
 //! below it. Watches subscribe to an in-process fan-out first and then replay
 //! the log up to the revision published at that moment, so they see every
 //! event once; a watcher that falls behind is resumed from the log instead of
-//! blocking writers. Compaction drops rows that no read at or after the
-//! compacted revision can see.
+//! blocking writers. Compaction refuses older reads at once and then deletes,
+//! a window at a time between writes, the rows no later read can see.
 //!
 //! # Example
 //!
@@ -194,13 +194,7 @@ impl EmbeddedStore {
         let conn = schema::open_writer(&path, options.durability)?;
         let meta = schema::read_meta(&conn)?;
         let hub = Arc::new(WatchHub::new(meta.revision, options.watch_buffer));
-        let writer = Writer::new(
-            conn,
-            Arc::clone(&hub),
-            meta.revision,
-            meta.compacted,
-            options.max_batch,
-        );
+        let writer = Writer::new(conn, Arc::clone(&hub), meta, options.max_batch);
         let (queue, requests) = std_mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("rkube-store-writer".to_owned())

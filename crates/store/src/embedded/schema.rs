@@ -7,7 +7,8 @@
 //! - `live`: the current state, one row per existing key pointing at its
 //!   latest `log` row, so reads at the current revision and compare-and-swap
 //!   checks never scan history.
-//! - `meta`: the current and the compacted revision.
+//! - `meta`: the current and the compacted revision, and how far garbage
+//!   collection after compaction got.
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0), ('collected', 0);
 ";
 
 /// How long a connection waits for a lock before failing. Only a checkpoint
@@ -69,7 +70,7 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The current and the compacted revision, as seen by `conn`'s transaction.
+/// The store-wide revisions, as seen by `conn`'s transaction.
 pub(super) fn read_meta(conn: &Connection) -> Result<Meta> {
     let mut stmt = conn.prepare_cached("SELECT name, value FROM meta")?;
     let mut meta = Meta::default();
@@ -80,6 +81,7 @@ pub(super) fn read_meta(conn: &Connection) -> Result<Meta> {
         match name.as_str() {
             "revision" => meta.revision = value,
             "compacted" => meta.compacted = value,
+            "collected" => meta.collected = value,
             _ => {}
         }
     }
@@ -93,6 +95,8 @@ pub(super) struct Meta {
     pub(super) revision: Revision,
     /// The revision the store is compacted at.
     pub(super) compacted: Revision,
+    /// Rows made garbage by compaction are deleted below this revision.
+    pub(super) collected: Revision,
 }
 
 #[cfg(test)]
