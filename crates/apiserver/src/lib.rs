@@ -1,1 +1,3 @@
-//! Placeholder
+//! rkube's Kubernetes API server.
+
+pub mod openapi;

@@ -1,0 +1,201 @@
+//! OpenAPI v2 and v3 documents of the served resources, good enough for
+//! `kubectl explain` (it reads `/openapi/v3`) and for `kubectl apply`'s
+//! default `--validate=true` (it checks the v3 PATCH operations for the
+//! `fieldValidation` parameter and then leaves validation to the server),
+//! and carrying the patch merge keys kubectl's client-side apply uses.
+//!
+//! [`OpenApi::build`] derives every document from a [`Catalog`] once and
+//! keeps them as bytes; [`SharedOpenApi`] lets the server swap in new
+//! documents when the catalog changes (custom resources).
+//!
+//! # Mounting
+//!
+//! ```no_run
+//! use rkube_apiserver::openapi::{self, OpenApi, SharedOpenApi};
+//! # fn app(catalog: &rkube_api::Catalog) -> axum::Router {
+//! let docs = SharedOpenApi::new(OpenApi::build(catalog));
+//! axum::Router::new()
+//!     // ... the API routes ...
+//!     .merge(openapi::router(docs.clone()))
+//! # }
+//! // later, after the catalog changed: docs.replace(OpenApi::build(&new_catalog));
+//! ```
+//!
+//! The router serves `GET /openapi/v2` (JSON; a client that only accepts
+//! protobuf gets 406, which client-go tolerates), `GET /openapi/v3` (the
+//! index: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=…"}}}`)
+//! and `GET /openapi/v3/<api/v1 | apis/<group>/<version>>`. Authentication
+//! is the caller's job: mount the router behind the same layers as the API.
+
+mod definitions;
+mod documents;
+mod handlers;
+mod paths;
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use rkube_api::Catalog;
+use serde_json::{json, Map, Value};
+
+pub use handlers::{router, serve_v2, serve_v3_group_version, serve_v3_index};
+
+/// One group-version's v3 document.
+#[derive(Debug, Clone)]
+pub struct GroupVersionDocument {
+    /// The JSON document.
+    pub body: Bytes,
+    /// Its content hash, the `?hash=` of its URL and its ETag.
+    pub hash: String,
+}
+
+/// Every OpenAPI document of one catalog, serialised once.
+#[derive(Debug, Clone)]
+pub struct OpenApi {
+    v2: Bytes,
+    v2_hash: String,
+    v3_index: Bytes,
+    group_versions: HashMap<String, GroupVersionDocument>,
+}
+
+impl OpenApi {
+    /// Builds the documents of every resource in `catalog`.
+    pub fn build(catalog: &Catalog) -> Self {
+        let definitions = definitions::Definitions::build(catalog);
+        let groups = documents::group_versions(catalog, &definitions);
+        let v2 = to_bytes(&documents::v2_document(&groups, &definitions));
+        let mut group_versions = HashMap::new();
+        let mut index = Map::new();
+        for group in &groups {
+            let body = to_bytes(&documents::v3_document(group, &definitions));
+            let hash = content_hash(&body);
+            index.insert(
+                group.key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{}?hash={hash}", group.key)}),
+            );
+            group_versions.insert(group.key.clone(), GroupVersionDocument { body, hash });
+        }
+        OpenApi {
+            v2_hash: content_hash(&v2),
+            v2,
+            v3_index: to_bytes(&json!({"paths": index})),
+            group_versions,
+        }
+    }
+
+    /// The Swagger 2.0 document (JSON).
+    pub fn v2(&self) -> &Bytes {
+        &self.v2
+    }
+
+    /// The hash of the v2 document, its ETag.
+    pub fn v2_hash(&self) -> &str {
+        &self.v2_hash
+    }
+
+    /// The v3 index (JSON).
+    pub fn v3_index(&self) -> &Bytes {
+        &self.v3_index
+    }
+
+    /// The v3 document of `key` (`api/v1`, `apis/apps/v1`).
+    pub fn v3_group_version(&self, key: &str) -> Option<&GroupVersionDocument> {
+        self.group_versions.get(key)
+    }
+}
+
+/// The current documents, replaceable while the server runs.
+#[derive(Debug, Clone)]
+pub struct SharedOpenApi(Arc<RwLock<Arc<OpenApi>>>);
+
+impl SharedOpenApi {
+    /// Shares `docs`.
+    pub fn new(docs: OpenApi) -> Self {
+        SharedOpenApi(Arc::new(RwLock::new(Arc::new(docs))))
+    }
+
+    /// The documents now.
+    pub fn current(&self) -> Arc<OpenApi> {
+        match self.0.read() {
+            Ok(docs) => Arc::clone(&docs),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Serves `docs` from now on.
+    pub fn replace(&self, docs: OpenApi) {
+        let docs = Arc::new(docs);
+        match self.0.write() {
+            Ok(mut slot) => *slot = docs,
+            Err(poisoned) => *poisoned.into_inner() = docs,
+        }
+    }
+}
+
+fn to_bytes(value: &Value) -> Bytes {
+    // Serialising a `Value` cannot fail: its keys are strings.
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A content hash for cache keys. Upstream uses SHA-512; clients treat the
+/// value as opaque and only compare it, so a 128-bit SipHash pair is enough.
+fn content_hash(body: &[u8]) -> String {
+    let half = |seed: u64| {
+        let mut hasher = DefaultHasher::new();
+        seed.hash(&mut hasher);
+        body.hash(&mut hasher);
+        hasher.finish()
+    };
+    format!("{:016X}{:016X}", half(0), half(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_lists_every_group_version_with_its_hash() {
+        let docs = OpenApi::build(&Catalog::builtin());
+        let index: Value = serde_json::from_slice(docs.v3_index()).unwrap_or_default();
+        let Some(paths) = index.get("paths").and_then(Value::as_object) else {
+            panic!("index has paths: {index}");
+        };
+        for key in [
+            "api/v1",
+            "apis/apps/v1",
+            "apis/batch/v1",
+            "apis/rbac.authorization.k8s.io/v1",
+        ] {
+            let document = docs.v3_group_version(key);
+            let Some(document) = document else {
+                panic!("{key} is served");
+            };
+            assert_eq!(
+                paths.get(key).and_then(|p| p.get("serverRelativeURL")),
+                Some(&json!(format!("/openapi/v3/{key}?hash={}", document.hash)))
+            );
+        }
+        assert_eq!(
+            docs.v3_group_version("apis/nope/v1")
+                .map(|d| d.hash.clone()),
+            None
+        );
+    }
+
+    #[test]
+    fn hashes_follow_content() {
+        assert_eq!(content_hash(b"a"), content_hash(b"a"));
+        assert_ne!(content_hash(b"a"), content_hash(b"b"));
+        assert_eq!(content_hash(b"a").len(), 32);
+    }
+
+    #[test]
+    fn replacing_shared_documents_serves_the_new_ones() {
+        let shared = SharedOpenApi::new(OpenApi::build(&Catalog::default()));
+        assert!(shared.current().v3_group_version("api/v1").is_none());
+        shared.replace(OpenApi::build(&Catalog::builtin()));
+        assert!(shared.current().v3_group_version("api/v1").is_some());
+    }
+}
