@@ -171,14 +171,24 @@ impl FieldSet {
     }
 }
 
-/// Upstream's typed objects always have `metadata`, `spec` and `status`
-/// (non-pointer structs), so writing them never adds the containers
-/// themselves, only what is inside.
+/// Fields that are non-pointer structs in upstream's Go types exist even in
+/// an empty object (`metadata`, `spec`, `status`, a template's `metadata`
+/// and `spec`, …), so writing them never adds the containers themselves,
+/// only what is inside; without a schema, their names say which they are.
+const ALWAYS_PRESENT: &[&str] = &[
+    "metadata",
+    "spec",
+    "status",
+    "template",
+    "jobTemplate",
+    "resources",
+];
+
 fn always_present(path: &FieldPath) -> bool {
-    match path.elements() {
-        [] => true,
-        [PathElement::Field(name)] => ["metadata", "spec", "status"].contains(&name.as_str()),
-        _ => false,
+    match path.elements().last() {
+        None => true,
+        Some(PathElement::Field(name)) => ALWAYS_PRESENT.contains(&name.as_str()),
+        Some(_) => false,
     }
 }
 

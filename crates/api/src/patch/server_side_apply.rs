@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::patch::error::{Conflict, PatchError, Result};
-use crate::patch::field_path::PathElement;
+use crate::patch::field_path::{FieldPath, PathElement};
 use crate::patch::field_set::FieldSet;
 use crate::patch::managed_fields::{ownable, Managed, ManagerId, Managers, Operation};
 use crate::patch::patch_meta::{ListStrategy, PatchMeta};
@@ -134,6 +134,7 @@ pub fn server_side_apply(
             .any(|p| p.starts_with(path));
         if !still_wanted {
             remove_path(&mut merged, path.elements());
+            remove_emptied_parents(&mut merged, path.elements(), &applied, &owned_by_others);
         }
     }
 
@@ -221,6 +222,44 @@ fn merge_applied(
         ),
         (_, scalar) => scalar.clone(),
     }
+}
+
+/// After a prune, removes the objects above `path` that it left empty and
+/// nobody owns, so dropping the last field of a map drops the map too;
+/// `metadata` stays.
+fn remove_emptied_parents(
+    value: &mut Value,
+    path: &[PathElement],
+    applied: &FieldSet,
+    others: &FieldSet,
+) {
+    for depth in (1..path.len()).rev() {
+        let parent = &path[..depth];
+        if parent == [PathElement::Field("metadata".to_string())] {
+            return;
+        }
+        let parent_path = FieldPath::from(parent.to_vec());
+        if applied.contains(&parent_path) || others.contains(&parent_path) {
+            return;
+        }
+        let is_empty_object =
+            lookup(value, parent).is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
+        if !is_empty_object {
+            return;
+        }
+        remove_path(value, parent);
+    }
+}
+
+/// The value at `path`, if present.
+fn lookup<'v>(value: &'v Value, path: &[PathElement]) -> Option<&'v Value> {
+    path.iter()
+        .try_fold(value, |node, element| match (element, node) {
+            (PathElement::Field(name), Value::Object(map)) => map.get(name),
+            (PathElement::Index(i), Value::Array(items)) => items.get(*i),
+            (element, Value::Array(items)) => items.iter().find(|item| element.matches_item(item)),
+            _ => None,
+        })
 }
 
 /// Removes the field or list item at `path` from `value`, if present.
@@ -510,5 +549,59 @@ mod tests {
             value,
             json!({"a": {"c": 2}, "l": [{"name": "y"}], "s": ["p"], "i": [2]})
         );
+    }
+
+    #[test]
+    fn a_sole_applier_gets_exactly_what_it_applied_last() {
+        use crate::patch::random_json::random_object;
+        use rand::rngs::StdRng;
+        use rand::SeedableRng;
+        let meta = PatchMeta::for_kind("", "ConfigMap");
+        let request = |time| ApplyRequest {
+            manager: "one",
+            api_version: "v1",
+            time,
+            force: Force::RespectOwners,
+            scope: FieldScope::Main,
+            meta: &meta,
+        };
+        for seed in 0..1000u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let first = random_object(&mut rng, 3);
+            let second = random_object(&mut rng, 3);
+            let live = server_side_apply(None, &first, &request(T1));
+            let live = live.map(without_managed_fields_or_metadata).ok();
+            assert_eq!(live.as_ref(), Some(&first), "seed {seed}: created");
+            let live = server_side_apply(None, &first, &request(T1)).unwrap_or_default();
+            let next = server_side_apply(Some(&live), &second, &request(T2));
+            let again = next
+                .as_ref()
+                .ok()
+                .and_then(|n| server_side_apply(Some(n), &second, &request(T2)).ok());
+            assert_eq!(
+                next.as_ref().ok(),
+                again.as_ref(),
+                "seed {seed}: applying twice changes nothing"
+            );
+            let next = next.map(without_managed_fields_or_metadata).ok();
+            assert_eq!(
+                next,
+                Some(second.clone()),
+                "seed {seed}: {first} then {second}"
+            );
+        }
+    }
+
+    fn without_managed_fields_or_metadata(object: Value) -> Value {
+        let mut object = without_managed_fields(object);
+        if let Value::Object(map) = &mut object {
+            if map
+                .get("metadata")
+                .is_some_and(|m| m.as_object().is_some_and(Map::is_empty))
+            {
+                map.shift_remove("metadata");
+            }
+        }
+        object
     }
 }

@@ -476,4 +476,21 @@ mod tests {
             assert_eq!(apply(&original, patch), Err(code), "{name}");
         }
     }
+
+    #[test]
+    fn without_lists_to_merge_a_strategic_merge_patch_is_a_merge_patch() {
+        use crate::patch::merge_patch::apply_merge_patch;
+        use crate::patch::random_json::random_object;
+        use rand::rngs::StdRng;
+        use rand::SeedableRng;
+        let meta = PatchMeta::for_kind("", "ConfigMap");
+        for seed in 0..2000u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let target = random_object(&mut rng, 3);
+            let patch = random_object(&mut rng, 3);
+            let strategic = apply_strategic_merge_patch(&target, &patch, &meta).ok();
+            let merge = apply_merge_patch(&target, &patch).ok();
+            assert_eq!(strategic, merge, "seed {seed}: {target} + {patch}");
+        }
+    }
 }
