@@ -31,6 +31,7 @@ mod definitions;
 mod documents;
 mod handlers;
 mod paths;
+mod unknown_fields;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -54,6 +55,7 @@ pub struct GroupVersionDocument {
 /// Every OpenAPI document of one catalog, serialised once.
 #[derive(Debug, Clone)]
 pub struct OpenApi {
+    definitions: Arc<definitions::Definitions>,
     v2: Bytes,
     v2_hash: String,
     v3_index: Bytes,
@@ -78,6 +80,7 @@ impl OpenApi {
             group_versions.insert(group.key.clone(), GroupVersionDocument { body, hash });
         }
         OpenApi {
+            definitions: Arc::new(definitions),
             v2_hash: content_hash(&v2),
             v2,
             v3_index: to_bytes(&json!({"paths": index})),
@@ -98,6 +101,26 @@ impl OpenApi {
     /// The v3 index (JSON).
     pub fn v3_index(&self) -> &Bytes {
         &self.v3_index
+    }
+
+    /// The fields of `object` that the schema of its kind does not declare,
+    /// as upstream's strict decoding names them
+    /// (`spec.template.spec.containers[0].bogus`); empty for kinds without a
+    /// published schema. `fieldValidation=Strict` answers 400 BadRequest
+    /// with `strict decoding error: unknown field "<path>", unknown field
+    /// "<path>"`; `Warn` sends one `Warning: 299 - "unknown field \"<path>\""`
+    /// header per field.
+    pub fn unknown_fields(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        object: &Value,
+    ) -> Vec<String> {
+        match self.definitions.name_of(group, version, kind) {
+            Some(root) => unknown_fields::unknown_fields(&self.definitions, root, object),
+            None => Vec::new(),
+        }
     }
 
     /// The v3 document of `key` (`api/v1`, `apis/apps/v1`).
@@ -181,6 +204,20 @@ mod tests {
             docs.v3_group_version("apis/nope/v1")
                 .map(|d| d.hash.clone()),
             None
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_found_by_kind() {
+        let docs = OpenApi::build(&Catalog::builtin());
+        let pod = json!({"spec": {"containers": [{"name": "a", "imagePullPolice": "Always"}]}});
+        assert_eq!(
+            docs.unknown_fields("", "v1", "Pod", &pod),
+            vec!["spec.containers[0].imagePullPolice"]
+        );
+        assert_eq!(
+            docs.unknown_fields("example.com", "v1", "Widget", &pod),
+            Vec::<String>::new()
         );
     }
 
