@@ -29,6 +29,7 @@
 
 mod definitions;
 mod documents;
+mod duplicate_fields;
 mod handlers;
 mod paths;
 mod unknown_fields;
@@ -41,6 +42,7 @@ use bytes::Bytes;
 use rkube_api::Catalog;
 use serde_json::{json, Map, Value};
 
+pub use duplicate_fields::duplicate_fields;
 pub use handlers::{router, serve_v2, serve_v3_group_version, serve_v3_index};
 
 /// One group-version's v3 document.
