@@ -409,6 +409,22 @@ mod tests {
     }
 
     #[test]
+    fn volume_source_changes_clear_the_old_source_with_retain_keys() {
+        let original = json!({"spec": {"template": {"spec": {"volumes": [
+            {"name": "v", "emptyDir": {}},
+            {"name": "w", "secret": {"secretName": "s"}}
+        ]}}}});
+        let patch = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/volumes": [{"name": "v"}, {"name": "w"}],
+            "volumes": [{"$retainKeys": ["configMap", "name"], "configMap": {"name": "c"}, "name": "v"}]}}}});
+        let want = json!({"spec": {"template": {"spec": {"volumes": [
+            {"name": "v", "configMap": {"name": "c"}},
+            {"name": "w", "secret": {"secretName": "s"}}
+        ]}}}});
+        assert_eq!(apply(&original, patch), Ok(want));
+    }
+
+    #[test]
     fn primitive_and_unkeyed_lists_are_replaced() {
         let original = json!({"spec": {"template": {"spec": {
             "containers": [{"name": "a", "args": ["x", "y"]}],
