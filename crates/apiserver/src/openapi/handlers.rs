@@ -12,7 +12,14 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::openapi::SharedOpenApi;
+use crate::openapi::{OpenApi, SharedOpenApi};
+
+/// The documents, built off the async runtime if this is their first use.
+async fn documents(docs: SharedOpenApi) -> Option<std::sync::Arc<OpenApi>> {
+    tokio::task::spawn_blocking(move || docs.current())
+        .await
+        .ok()
+}
 
 /// The routes `/openapi/v2`, `/openapi/v3` and `/openapi/v3/{*group_version}`,
 /// ready to merge into any router.
@@ -35,7 +42,9 @@ pub async fn serve_v2(State(docs): State<SharedOpenApi>, headers: HeaderMap) -> 
     if !accepts_json(&headers) {
         return not_acceptable();
     }
-    let docs = docs.current();
+    let Some(docs) = documents(docs).await else {
+        return unavailable();
+    };
     json_response(docs.v2().clone(), docs.v2_hash(), Caching::Revalidate)
 }
 
@@ -44,7 +53,9 @@ pub async fn serve_v3_index(State(docs): State<SharedOpenApi>, headers: HeaderMa
     if !accepts_json(&headers) {
         return not_acceptable();
     }
-    let docs = docs.current();
+    let Some(docs) = documents(docs).await else {
+        return unavailable();
+    };
     let index = docs.v3_index().clone();
     let etag = super::content_hash(&index);
     json_response(index, &etag, Caching::Revalidate)
@@ -60,7 +71,9 @@ pub async fn serve_v3_group_version(
     if !accepts_json(&headers) {
         return not_acceptable();
     }
-    let docs = docs.current();
+    let Some(docs) = documents(docs).await else {
+        return unavailable();
+    };
     let key = group_version.trim_matches('/');
     let Some(document) = docs.v3_group_version(key) else {
         return status(
@@ -135,6 +148,15 @@ fn accepts_json(headers: &HeaderMap) -> bool {
             .any(|t| matches!(*t, "application/json" | "application/*" | "*/*" | ""))
 }
 
+/// The build task died (it panicked): answer like upstream's internal errors.
+fn unavailable() -> Response {
+    status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "the OpenAPI documents could not be built",
+    )
+}
+
 fn not_acceptable() -> Response {
     status(
         StatusCode::NOT_ACCEPTABLE,
@@ -167,7 +189,6 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openapi::OpenApi;
     use axum::body::Body;
     use axum::http::Request;
     use http_body_util::BodyExt;
@@ -175,7 +196,7 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get(uri: &str, accept: Option<&str>) -> (StatusCode, HeaderMap, Bytes) {
-        let app: Router = router(SharedOpenApi::new(OpenApi::build(&Catalog::builtin())));
+        let app: Router = router(SharedOpenApi::new(Catalog::builtin()));
         let mut request = Request::builder().uri(uri);
         if let Some(accept) = accept {
             request = request.header(header::ACCEPT, accept);

@@ -5,20 +5,24 @@
 //! and carrying the patch merge keys kubectl's client-side apply uses.
 //!
 //! [`OpenApi::build`] derives every document from a [`Catalog`] once and
-//! keeps them as bytes; [`SharedOpenApi`] lets the server swap in new
-//! documents when the catalog changes (custom resources).
+//! keeps them as bytes; [`SharedOpenApi`] builds them on first use and
+//! rebuilds them when the server replaces the catalog (custom resources).
 //!
 //! # Mounting
 //!
 //! ```no_run
-//! use rkube_apiserver::openapi::{self, OpenApi, SharedOpenApi};
-//! # fn app(catalog: &rkube_api::Catalog) -> axum::Router {
-//! let docs = SharedOpenApi::new(OpenApi::build(catalog));
-//! axum::Router::new()
+//! use rkube_apiserver::openapi::{self, SharedOpenApi};
+//! # fn app(catalog: rkube_api::Catalog, new_catalog: rkube_api::Catalog) -> axum::Router {
+//! let docs = SharedOpenApi::new(catalog);
+//! let router = axum::Router::new()
 //!     // ... the API routes ...
-//!     .merge(openapi::router(docs.clone()))
+//!     .merge(openapi::router(docs.clone()));
+//! // later, after the catalog changed:
+//! docs.replace(new_catalog);
+//! // and for fieldValidation, off the async runtime:
+//! let unknown = docs.current().unknown_fields("apps", "v1", "Deployment", &serde_json::json!({}));
+//! # router
 //! # }
-//! // later, after the catalog changed: docs.replace(OpenApi::build(&new_catalog));
 //! ```
 //!
 //! The router serves `GET /openapi/v2` (JSON; a client that only accepts
@@ -36,7 +40,7 @@ mod unknown_fields;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 use rkube_api::Catalog;
@@ -131,30 +135,52 @@ impl OpenApi {
     }
 }
 
-/// The current documents, replaceable while the server runs.
+/// The documents of the current catalog, built on first use (building takes
+/// a moment, and many servers, tests above all, never serve OpenAPI) and
+/// rebuilt after the catalog is replaced.
 #[derive(Debug, Clone)]
-pub struct SharedOpenApi(Arc<RwLock<Arc<OpenApi>>>);
+pub struct SharedOpenApi(Arc<RwLock<Arc<LazyOpenApi>>>);
+
+/// A catalog and, once asked for, its documents.
+#[derive(Debug)]
+struct LazyOpenApi {
+    catalog: Catalog,
+    docs: OnceLock<Arc<OpenApi>>,
+}
 
 impl SharedOpenApi {
-    /// Shares `docs`.
-    pub fn new(docs: OpenApi) -> Self {
-        SharedOpenApi(Arc::new(RwLock::new(Arc::new(docs))))
+    /// Serves the documents of `catalog`.
+    pub fn new(catalog: Catalog) -> Self {
+        SharedOpenApi(Arc::new(RwLock::new(Self::slot(catalog))))
     }
 
-    /// The documents now.
+    fn slot(catalog: Catalog) -> Arc<LazyOpenApi> {
+        Arc::new(LazyOpenApi {
+            catalog,
+            docs: OnceLock::new(),
+        })
+    }
+
+    /// The documents now, built if this is the first use since the catalog
+    /// was set. Blocks while building: call it off the async runtime.
     pub fn current(&self) -> Arc<OpenApi> {
-        match self.0.read() {
-            Ok(docs) => Arc::clone(&docs),
+        let slot = match self.0.read() {
+            Ok(slot) => Arc::clone(&slot),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        };
+        Arc::clone(
+            slot.docs
+                .get_or_init(|| Arc::new(OpenApi::build(&slot.catalog))),
+        )
     }
 
-    /// Serves `docs` from now on.
-    pub fn replace(&self, docs: OpenApi) {
-        let docs = Arc::new(docs);
+    /// Serves the documents of `catalog` from now on (after custom
+    /// resources changed).
+    pub fn replace(&self, catalog: Catalog) {
+        let slot = Self::slot(catalog);
         match self.0.write() {
-            Ok(mut slot) => *slot = docs,
-            Err(poisoned) => *poisoned.into_inner() = docs,
+            Ok(mut current) => *current = slot,
+            Err(poisoned) => *poisoned.into_inner() = slot,
         }
     }
 }
@@ -232,9 +258,9 @@ mod tests {
 
     #[test]
     fn replacing_shared_documents_serves_the_new_ones() {
-        let shared = SharedOpenApi::new(OpenApi::build(&Catalog::default()));
+        let shared = SharedOpenApi::new(Catalog::default());
         assert!(shared.current().v3_group_version("api/v1").is_none());
-        shared.replace(OpenApi::build(&Catalog::builtin()));
+        shared.replace(Catalog::builtin());
         assert!(shared.current().v3_group_version("api/v1").is_some());
     }
 }
