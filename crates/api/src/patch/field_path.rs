@@ -77,17 +77,44 @@ impl PathElement {
 
     /// Whether `item` is the list item this element names.
     pub fn matches_item(&self, item: &Value) -> bool {
+        self.item_pattern().matches(item)
+    }
+
+    /// The parsed form of a key or value element, for matching many items.
+    pub(crate) fn item_pattern(&self) -> ItemPattern {
         match self {
             PathElement::Key(json) => match serde_json::from_str::<Value>(json) {
-                Ok(Value::Object(keys)) => keys
-                    .iter()
-                    .all(|(k, v)| key_field(item, k).as_ref() == Some(v)),
-                _ => false,
+                Ok(Value::Object(keys)) => ItemPattern::Keys(keys),
+                _ => ItemPattern::Nothing,
             },
-            PathElement::Value(json) => {
-                serde_json::from_str::<Value>(json).ok().as_ref() == Some(item)
-            }
-            PathElement::Field(_) | PathElement::Index(_) => false,
+            PathElement::Value(json) => serde_json::from_str::<Value>(json)
+                .map(ItemPattern::Value)
+                .unwrap_or(ItemPattern::Nothing),
+            PathElement::Field(_) | PathElement::Index(_) => ItemPattern::Nothing,
+        }
+    }
+}
+
+/// Which list items a key or value element names.
+#[derive(Debug, Clone)]
+pub(crate) enum ItemPattern {
+    /// Items whose key fields (defaulted) equal these.
+    Keys(Map<String, Value>),
+    /// Items equal to this value.
+    Value(Value),
+    /// No item (field and index elements, unparsable elements).
+    Nothing,
+}
+
+impl ItemPattern {
+    /// Whether `item` matches.
+    pub(crate) fn matches(&self, item: &Value) -> bool {
+        match self {
+            ItemPattern::Keys(keys) => keys
+                .iter()
+                .all(|(k, v)| key_field(item, k).as_ref() == Some(v)),
+            ItemPattern::Value(value) => value == item,
+            ItemPattern::Nothing => false,
         }
     }
 }
@@ -156,6 +183,11 @@ impl FieldPath {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The first `n` elements.
+    pub fn prefix(&self, n: usize) -> FieldPath {
+        FieldPath(self.0.iter().take(n).cloned().collect())
     }
 
     /// Whether `self` starts with `prefix`.

@@ -5,7 +5,7 @@
 //! member). Upstream: `structured-merge-diff/fieldpath/set.go`,
 //! `typed/tofieldset.go` and `typed/compare.go`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
@@ -113,10 +113,18 @@ impl FieldSet {
         FieldSet(
             self.0
                 .iter()
-                .filter(|p| !other.0.iter().any(|o| p.starts_with(o)))
+                .filter(|p| !(1..=p.elements().len()).any(|n| other.0.contains(&p.prefix(n))))
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// Whether `path` or a path below it is a member.
+    pub fn contains_or_below(&self, path: &FieldPath) -> bool {
+        self.0
+            .range(path.clone()..)
+            .next()
+            .is_some_and(|first| first.starts_with(path))
     }
 
     fn insert_subtree(
@@ -192,9 +200,9 @@ fn always_present(path: &FieldPath) -> bool {
     }
 }
 
-fn diff(
-    old: Option<&Value>,
-    new: Option<&Value>,
+fn diff<'v>(
+    old: Option<&'v Value>,
+    new: Option<&'v Value>,
     path: &FieldPath,
     meta: &PatchMeta,
     changes: &mut Changes,
@@ -247,14 +255,27 @@ fn diff(
                     }
                 }
                 ListStrategy::Map { map_keys, .. } => {
+                    let keyed = |items: &'v [Value]| -> HashMap<PathElement, &'v Value> {
+                        items
+                            .iter()
+                            .rev()
+                            .map(|item| (PathElement::key_of(item, map_keys), item))
+                            .collect()
+                    };
+                    let (before, after) = (keyed(old), keyed(new));
                     for item in new {
                         let key = PathElement::key_of(item, map_keys);
-                        let before = old.iter().find(|o| key.matches_item(o));
-                        diff(before, Some(item), &path.child(key), meta, changes);
+                        diff(
+                            before.get(&key).copied(),
+                            Some(item),
+                            &path.child(key),
+                            meta,
+                            changes,
+                        );
                     }
                     for item in old {
                         let key = PathElement::key_of(item, map_keys);
-                        if !new.iter().any(|n| key.matches_item(n)) {
+                        if !after.contains_key(&key) {
                             diff(Some(item), None, &path.child(key), meta, changes);
                         }
                     }

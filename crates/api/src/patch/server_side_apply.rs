@@ -5,6 +5,8 @@
 //! `structured-merge-diff/merge/update.go` (`Updater.Apply`, `prune`) behind
 //! `apiserver/pkg/endpoints/handlers/fieldmanager`.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use crate::patch::error::{Conflict, PatchError, Result};
@@ -128,10 +130,8 @@ pub fn server_side_apply(
         .fold(FieldSet::default(), |all, m| all.union(&m.set));
     let previously = managers.entry(&applier, request.api_version).set.clone();
     for path in previously.difference(&applied).iter() {
-        let still_wanted = applied
-            .iter()
-            .chain(owned_by_others.iter())
-            .any(|p| p.starts_with(path));
+        let still_wanted =
+            applied.contains_or_below(path) || owned_by_others.contains_or_below(path);
         if !still_wanted {
             remove_path(&mut merged, path.elements());
             remove_emptied_parents(&mut merged, path.elements(), &applied, &owned_by_others);
@@ -199,16 +199,31 @@ fn merge_applied(
             ListStrategy::Atomic => Value::Array(config.clone()),
             ListStrategy::Set => {
                 let mut merged = live.clone();
-                merged.extend(config.iter().filter(|item| !live.contains(item)).cloned());
+                let mut present: HashSet<String> = live.iter().map(Value::to_string).collect();
+                merged.extend(
+                    config
+                        .iter()
+                        .filter(|item| present.insert(item.to_string()))
+                        .cloned(),
+                );
                 Value::Array(merged)
             }
             ListStrategy::Map { map_keys, .. } => {
                 let mut merged = live.clone();
+                let mut positions: HashMap<PathElement, usize> = HashMap::new();
+                for (i, item) in merged.iter().enumerate() {
+                    positions
+                        .entry(PathElement::key_of(item, map_keys))
+                        .or_insert(i);
+                }
                 for item in config {
                     let key = PathElement::key_of(item, map_keys);
-                    match merged.iter_mut().find(|m| key.matches_item(m)) {
+                    match positions.get(&key).and_then(|&i| merged.get_mut(i)) {
                         Some(slot) => *slot = merge_applied(Some(slot), item, path, meta),
-                        None => merged.push(merge_applied(None, item, path, meta)),
+                        None => {
+                            positions.insert(key, merged.len());
+                            merged.push(merge_applied(None, item, path, meta));
+                        }
                     }
                 }
                 Value::Array(merged)
@@ -257,7 +272,10 @@ fn lookup<'v>(value: &'v Value, path: &[PathElement]) -> Option<&'v Value> {
         .try_fold(value, |node, element| match (element, node) {
             (PathElement::Field(name), Value::Object(map)) => map.get(name),
             (PathElement::Index(i), Value::Array(items)) => items.get(*i),
-            (element, Value::Array(items)) => items.iter().find(|item| element.matches_item(item)),
+            (element, Value::Array(items)) => {
+                let pattern = element.item_pattern();
+                items.iter().find(|item| pattern.matches(item))
+            }
             _ => None,
         })
 }
@@ -273,7 +291,8 @@ fn remove_path(value: &mut Value, path: &[PathElement]) {
             (PathElement::Field(name), Value::Object(map)) => map.get_mut(name),
             (PathElement::Index(i), Value::Array(items)) => items.get_mut(*i),
             (element, Value::Array(items)) => {
-                items.iter_mut().find(|item| element.matches_item(item))
+                let pattern = element.item_pattern();
+                items.iter_mut().find(|item| pattern.matches(item))
             }
             _ => None,
         };
@@ -289,7 +308,10 @@ fn remove_path(value: &mut Value, path: &[PathElement]) {
         (PathElement::Index(i), Value::Array(items)) if *i < items.len() => {
             items.remove(*i);
         }
-        (element, Value::Array(items)) => items.retain(|item| !element.matches_item(item)),
+        (element, Value::Array(items)) => {
+            let pattern = element.item_pattern();
+            items.retain(|item| !pattern.matches(item));
+        }
         _ => {}
     }
 }
