@@ -281,6 +281,9 @@ fn string_list<'v>(value: &'v Value, name: &str) -> Result<Vec<&'v str>> {
 /// order, and items the patch did not mention (added by the server or other
 /// writers) kept where they were relative to the listed ones, like upstream's
 /// `normalizeElementOrder` + `mergeSortedSlice`.
+/// A list item with its key.
+type Keyed = (String, Value);
+
 fn set_element_order(items: Vec<Value>, order: &[Value], strategy: ListStrategy) -> Vec<Value> {
     let key_of = |item: &Value| -> String {
         match strategy {
@@ -300,7 +303,7 @@ fn set_element_order(items: Vec<Value>, order: &[Value], strategy: ListStrategy)
     let order_position: HashMap<String, usize> = first_positions(&mut order.iter().map(key_of));
     let original_position: HashMap<String, usize> = first_positions(&mut items.iter().map(key_of));
     let keyed = items.into_iter().map(|item| (key_of(&item), item));
-    let (mut listed, unlisted): (Vec<(String, Value)>, Vec<(String, Value)>) =
+    let (mut listed, unlisted): (Vec<Keyed>, Vec<Keyed>) =
         keyed.partition(|(key, _)| order_position.contains_key(key));
     listed.sort_by_key(|(key, _)| order_position.get(key).copied());
 
