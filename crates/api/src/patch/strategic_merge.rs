@@ -277,13 +277,13 @@ fn string_list<'v>(value: &'v Value, name: &str) -> Result<Vec<&'v str>> {
         })
 }
 
+/// A list item with its key.
+type Keyed = (String, Value);
+
 /// Orders a merged list by `$setElementOrder`: the listed items in the given
 /// order, and items the patch did not mention (added by the server or other
 /// writers) kept where they were relative to the listed ones, like upstream's
 /// `normalizeElementOrder` + `mergeSortedSlice`.
-/// A list item with its key.
-type Keyed = (String, Value);
-
 fn set_element_order(items: Vec<Value>, order: &[Value], strategy: ListStrategy) -> Vec<Value> {
     let key_of = |item: &Value| -> String {
         match strategy {
