@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod field_error;
+mod json_path;
 pub mod kinds;
 pub mod meta;
 pub mod patch;

@@ -22,7 +22,7 @@ use std::pin::Pin;
 
 use futures::Stream;
 
-// pub mod embedded; (lands with the embedded backend)
+pub mod embedded;
 // pub mod etcd; (lands with the etcd backend)
 mod error;
 mod key_range;

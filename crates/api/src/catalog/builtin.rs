@@ -15,9 +15,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope, Resource};
 
 use super::{ResourceDef, Scope, Subresource, Verb};
+use crate::kinds::{self, MetaStrategy};
 use crate::status_split::{Generation, StatusOnCreate, StatusPolicy, StatusSplit};
-use crate::strategy::{DefaultStrategy, Strategy};
+use crate::strategy::Strategy;
+use crate::table::printers;
 use crate::table::{DefaultPrinter, Printer};
+use crate::validation::NameRule;
 
 use Subresource::{
     Approval, Attach, Binding, Eviction, Exec, Finalize, Log, PortForward, Proxy, Scale, Token,
@@ -40,6 +43,10 @@ impl ScopeOf for ClusterResourceScope {
 struct Row {
     def: ResourceDef,
     status: Option<StatusPolicy>,
+    /// The kind's own strategy; without one, its metadata is validated
+    /// with `names`.
+    strategy: Option<Arc<dyn Strategy>>,
+    names: NameRule,
 }
 
 /// Starts the row of `K` with the facts k8s-openapi knows.
@@ -60,10 +67,15 @@ where
             categories: Vec::new(),
             subresources: Vec::new(),
             verbs: Verb::ALL.to_vec(),
-            strategy: Arc::new(DefaultStrategy),
+            strategy: Arc::new(MetaStrategy::new(
+                <K::Scope as ScopeOf>::SCOPE,
+                NameRule::Subdomain,
+            )),
             printer: Arc::new(DefaultPrinter),
         },
         status: None,
+        strategy: None,
+        names: NameRule::Subdomain,
     }
 }
 
@@ -101,7 +113,14 @@ impl Row {
     }
 
     fn strategy(mut self, strategy: impl Strategy + 'static) -> Row {
-        self.def.strategy = Arc::new(strategy);
+        self.strategy = Some(Arc::new(strategy));
+        self
+    }
+
+    /// Names follow `rule` instead of DNS-1123 subdomains (kinds without
+    /// their own strategy).
+    fn names(mut self, rule: NameRule) -> Row {
+        self.names = rule;
         self
     }
 
@@ -111,6 +130,10 @@ impl Row {
     }
 
     fn build(mut self) -> ResourceDef {
+        self.def.strategy = match self.strategy {
+            Some(s) => s,
+            None => Arc::new(MetaStrategy::new(self.def.scope, self.names)),
+        };
         if let Some(policy) = self.status {
             self.def.subresources.insert(0, Subresource::Status);
             self.def.strategy = Arc::new(StatusSplit::new(self.def.strategy, policy));
@@ -136,29 +159,48 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .short(&["ns"])
             .status(UNTRACKED)
             .subresources(&[Finalize])
-            .verbs(&Verb::WITHOUT_COLLECTION_DELETE),
+            .verbs(&Verb::WITHOUT_COLLECTION_DELETE)
+            .strategy(kinds::namespace::NamespaceStrategy)
+            .printer(printers::NamespacePrinter),
         row::<core::v1::Pod>()
             .short(&["po"])
             .in_all()
             .status(TRACKED)
-            .subresources(&[Binding, Eviction, Log, Exec, Attach, PortForward, Proxy]),
+            .subresources(&[Binding, Eviction, Log, Exec, Attach, PortForward, Proxy])
+            .strategy(kinds::pod::PodStrategy)
+            .printer(printers::PodPrinter),
         row::<core::v1::Service>()
             .short(&["svc"])
             .in_all()
             .status(UNTRACKED)
             .subresources(&[Proxy])
-            .verbs(&Verb::WITHOUT_COLLECTION_DELETE),
-        row::<core::v1::Endpoints>().short(&["ep"]),
-        row::<core::v1::ConfigMap>().short(&["cm"]),
-        row::<core::v1::Secret>(),
+            .verbs(&Verb::WITHOUT_COLLECTION_DELETE)
+            .strategy(kinds::service::ServiceStrategy)
+            .printer(printers::ServicePrinter),
+        row::<core::v1::Endpoints>()
+            .short(&["ep"])
+            .printer(printers::EndpointsPrinter),
+        row::<core::v1::ConfigMap>()
+            .short(&["cm"])
+            .strategy(kinds::configmap::ConfigMapStrategy)
+            .printer(printers::ConfigMapPrinter),
+        row::<core::v1::Secret>()
+            .strategy(kinds::secret::SecretStrategy)
+            .printer(printers::SecretPrinter),
         row::<core::v1::ServiceAccount>()
             .short(&["sa"])
-            .subresources(&[Token]),
+            .subresources(&[Token])
+            .printer(printers::ServiceAccountPrinter),
         row::<core::v1::Node>()
             .short(&["no"])
             .status(NODE_STATUS)
-            .subresources(&[Proxy]),
-        row::<core::v1::Event>().short(&["ev"]),
+            .subresources(&[Proxy])
+            .strategy(kinds::node::NodeStrategy)
+            .printer(printers::NodePrinter),
+        row::<core::v1::Event>()
+            .short(&["ev"])
+            .strategy(kinds::event::EventStrategy)
+            .printer(printers::EventPrinter),
         row::<core::v1::LimitRange>().short(&["limits"]),
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
@@ -180,28 +222,42 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .short(&["deploy"])
             .in_all()
             .status(TRACKED)
-            .subresources(&[Scale]),
+            .subresources(&[Scale])
+            .strategy(kinds::deployment::DeploymentStrategy)
+            .printer(printers::DeploymentPrinter),
         row::<apps::v1::ReplicaSet>()
             .short(&["rs"])
             .in_all()
             .status(TRACKED)
-            .subresources(&[Scale]),
+            .subresources(&[Scale])
+            .strategy(kinds::replicaset::ReplicaSetStrategy)
+            .printer(printers::ReplicaSetPrinter),
         row::<apps::v1::StatefulSet>()
             .short(&["sts"])
             .in_all()
             .status(TRACKED)
-            .subresources(&[Scale]),
+            .subresources(&[Scale])
+            .strategy(kinds::statefulset::StatefulSetStrategy)
+            .printer(printers::StatefulSetPrinter),
         row::<apps::v1::DaemonSet>()
             .short(&["ds"])
             .in_all()
-            .status(TRACKED),
+            .status(TRACKED)
+            .strategy(kinds::daemonset::DaemonSetStrategy)
+            .printer(printers::DaemonSetPrinter),
         row::<apps::v1::ControllerRevision>(),
         // batch/v1
-        row::<batch::v1::Job>().in_all().status(TRACKED),
+        row::<batch::v1::Job>()
+            .in_all()
+            .status(TRACKED)
+            .strategy(kinds::job::JobStrategy)
+            .printer(printers::JobPrinter),
         row::<batch::v1::CronJob>()
             .short(&["cj"])
             .in_all()
-            .status(TRACKED),
+            .status(TRACKED)
+            .strategy(kinds::cronjob::CronJobStrategy)
+            .printer(printers::CronJobPrinter),
         // autoscaling
         row::<autoscaling::v2::HorizontalPodAutoscaler>()
             .short(&["hpa"])
@@ -212,7 +268,7 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .in_all()
             .status(TRACKED),
         // coordination.k8s.io/v1, discovery.k8s.io/v1, events.k8s.io/v1
-        row::<coordination::v1::Lease>(),
+        row::<coordination::v1::Lease>().printer(printers::LeasePrinter),
         row::<discovery::v1::EndpointSlice>(),
         row::<events::v1::Event>().short(&["ev"]),
         // networking.k8s.io/v1
@@ -228,10 +284,10 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .short(&["pdb"])
             .status(TRACKED),
         // rbac.authorization.k8s.io/v1
-        row::<rbac::v1::ClusterRole>(),
-        row::<rbac::v1::ClusterRoleBinding>(),
-        row::<rbac::v1::Role>(),
-        row::<rbac::v1::RoleBinding>(),
+        row::<rbac::v1::ClusterRole>().names(NameRule::PathSegment),
+        row::<rbac::v1::ClusterRoleBinding>().names(NameRule::PathSegment),
+        row::<rbac::v1::Role>().names(NameRule::PathSegment),
+        row::<rbac::v1::RoleBinding>().names(NameRule::PathSegment),
         // storage.k8s.io/v1
         row::<storage::v1::StorageClass>().short(&["sc"]),
         row::<storage::v1::CSIDriver>(),
@@ -410,6 +466,39 @@ mod tests {
         assert!(!deletes_collections("", "services"));
         assert!(deletes_collections("", "pods"));
         assert!(deletes_collections("apps", "deployments"));
+    }
+
+    #[test]
+    fn rows_carry_their_kinds_behaviour() {
+        let catalog = Catalog::builtin();
+        let pods = catalog.get("", "v1", "pods");
+        let columns: Vec<&str> = pods
+            .map(|p| p.printer.columns().iter().map(|c| c.name).collect())
+            .unwrap_or_default();
+        assert_eq!(columns[..5], ["Name", "Ready", "Status", "Restarts", "Age"]);
+        // A pod without containers fails its kind's validation, through
+        // the status-split wrapper.
+        let bad = serde_json::json!({"metadata": {"name": "p", "namespace": "d"}, "spec": {}});
+        let errs = pods
+            .map(|p| p.strategy.validate_create(&bad))
+            .unwrap_or_default();
+        assert!(errs.0.iter().any(|e| e.field == "spec.containers"));
+        // RBAC names only need to be path segments; other kinds'
+        // metadata is still validated.
+        let role = serde_json::json!({"metadata": {"name": "system:admin"}});
+        let cr = catalog.get("rbac.authorization.k8s.io", "v1", "clusterroles");
+        assert_eq!(
+            cr.map(|r| r.strategy.validate_create(&role).is_empty()),
+            Some(true)
+        );
+        let sc = catalog.get("storage.k8s.io", "v1", "storageclasses");
+        assert_eq!(
+            sc.map(|r| r.strategy.validate_create(&role).0.len()),
+            Some(1)
+        );
+        // Kinds without a printer print NAME and CREATED AT.
+        let lr = catalog.get("", "v1", "limitranges");
+        assert_eq!(lr.map(|r| r.printer.columns().len()), Some(2));
     }
 
     #[test]

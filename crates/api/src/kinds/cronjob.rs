@@ -6,10 +6,10 @@ use serde_json::{json, Value};
 
 use super::cron_schedule;
 use super::job::validate_job_template_spec;
-use super::json::{default, existing_mut, get, str_at};
 use super::pod_spec::default_template;
 use super::workload::{non_negative, validate_meta, validate_meta_update};
 use crate::field_error::FieldErrors;
+use crate::json_path::{default, existing_mut, get, str_at};
 use crate::meta;
 use crate::strategy::Strategy;
 

@@ -3,13 +3,13 @@
 
 use serde_json::{json, Value};
 
-use super::json::{default, existing_mut, get, object_mut, str_at};
 use super::pod_spec::default_template;
 use super::workload::{
     non_negative, selector_immutable, validate_meta, validate_meta_update,
     validate_selector_and_template, EmptySelector, RestartRule,
 };
 use crate::field_error::FieldErrors;
+use crate::json_path::{default, existing_mut, get, object_mut, str_at};
 use crate::strategy::Strategy;
 
 /// The strategy of `daemonsets`.

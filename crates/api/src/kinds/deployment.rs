@@ -5,13 +5,13 @@
 
 use serde_json::{json, Value};
 
-use super::json::{default, existing_mut, get, go_int_or_string, i64_at, object_mut, str_at};
 use super::pod_spec::default_template;
 use super::workload::{
     non_negative, selector_immutable, validate_meta, validate_meta_update,
     validate_selector_and_template, EmptySelector, RestartRule,
 };
 use crate::field_error::{ErrorType, FieldErrors};
+use crate::json_path::{default, existing_mut, get, go_int_or_string, i64_at, object_mut, str_at};
 use crate::strategy::Strategy;
 
 /// The strategy of `deployments`.

@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use super::json::str_at;
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
+use crate::json_path::str_at;
 use crate::strategy::Strategy;
 use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
 

@@ -5,13 +5,13 @@
 
 use serde_json::{json, Map, Value};
 
-use super::json::{bool_at, count_at, default, existing_mut, get, i64_at, object_mut, str_at};
 use super::pod_spec::default_template;
 use super::workload::{
     non_negative, selector_immutable, validate_meta, validate_meta_update,
     validate_selector_and_template, validate_template, EmptySelector, RestartRule,
 };
 use crate::field_error::FieldErrors;
+use crate::json_path::{bool_at, count_at, default, existing_mut, get, i64_at, object_mut, str_at};
 use crate::meta;
 use crate::strategy::Strategy;
 

@@ -15,7 +15,6 @@ pub mod daemonset;
 pub mod deployment;
 pub mod event;
 pub mod job;
-pub(crate) mod json;
 mod meta_strategy;
 pub mod namespace;
 pub mod node;

@@ -5,9 +5,9 @@
 
 use serde_json::{json, Value};
 
-use super::json::{object_mut, str_at};
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
+use crate::json_path::{object_mut, str_at};
 use crate::meta;
 use crate::strategy::{Strategy, WriteScope};
 use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::json::{array_at, bool_at, get, str_at};
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
+use crate::json_path::{array_at, bool_at, get, str_at};
 use crate::strategy::Strategy;
 use crate::validation::names;
 use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};

@@ -4,10 +4,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::json::{array_at, bool_at, existing_mut, get, i64_at, items_mut, object_mut, str_at};
 use super::pod_spec::{default_pod_spec, validate_pod_spec};
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
+use crate::json_path::{
+    array_at, bool_at, existing_mut, get, i64_at, items_mut, object_mut, str_at,
+};
 use crate::strategy::Strategy;
 use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
 
@@ -178,7 +180,7 @@ impl Strategy for PodStrategy {
         let qos = qos_class(get(obj, &["spec"]).unwrap_or(&Value::Null));
         if obj.get("status").is_some_and(Value::is_object) {
             if let Some(status) = object_mut(obj, &["status"]) {
-                super::json::default(status, "qosClass", json!(qos));
+                crate::json_path::default(status, "qosClass", json!(qos));
             }
         }
     }

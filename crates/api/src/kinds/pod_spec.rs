@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
-use super::json::{array_at, default, i64_at, items_mut, str_at};
 use crate::field_error::FieldErrors;
+use crate::json_path::{array_at, default, i64_at, items_mut, str_at};
 use crate::validation::names;
 
 /// The volume source fields a volume may set (exactly one).

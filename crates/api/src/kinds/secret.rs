@@ -6,9 +6,9 @@
 use serde_json::{json, Value};
 
 use super::config_data::{validate_keys, MAX_DATA_SIZE};
-use super::json::{default, str_at};
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
+use crate::json_path::{default, str_at};
 use crate::strategy::Strategy;
 use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
 

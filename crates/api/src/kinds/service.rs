@@ -7,9 +7,11 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use super::json::{array_at, default, existing_mut, get, i64_at, items_mut, object_mut, str_at};
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
+use crate::json_path::{
+    array_at, default, existing_mut, get, i64_at, items_mut, object_mut, str_at,
+};
 use crate::strategy::Strategy;
 use crate::validation::names;
 use crate::validation::object_meta::validate_labels;

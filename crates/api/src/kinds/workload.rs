@@ -7,10 +7,10 @@
 
 use serde_json::Value;
 
-use super::json::{get, go_label_selector, go_string_map, i64_at, str_at};
 use super::pod_spec::validate_pod_spec;
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
+use crate::json_path::{get, go_label_selector, go_string_map, i64_at, str_at};
 use crate::selector::{validate_label_selector, LabelSelector, ObjectLabels};
 use crate::validation::object_meta::{validate_annotations, validate_labels};
 use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};

@@ -282,7 +282,7 @@ impl Parser {
             .cloned()
             .unwrap_or(Token::EndOfString);
         match ctx {
-            Context::Values => tok.as_value(),
+            Context::Values => tok.into_value(),
             Context::KeyAndOperator => tok,
         }
     }

@@ -45,7 +45,7 @@ impl Token {
 
     /// In a value position, `in` and `notin` are plain identifiers
     /// (`x in (in)` is valid).
-    pub(crate) fn as_value(self) -> Token {
+    pub(crate) fn into_value(self) -> Token {
         match self {
             Token::In => Token::Identifier("in".into()),
             Token::NotIn => Token::Identifier("notin".into()),

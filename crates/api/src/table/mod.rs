@@ -4,6 +4,7 @@
 
 mod age;
 mod default;
+pub mod printers;
 
 use std::time::SystemTime;
 

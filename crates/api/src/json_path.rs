@@ -1,5 +1,6 @@
-//! Small accessors for walking and defaulting JSON objects by path, shared
-//! by the kind strategies and printers.
+//! Small accessors for walking and defaulting JSON objects by path, and
+//! Go-style renderings of values, shared by the kind strategies and
+//! printers.
 
 use serde_json::{Map, Value};
 

@@ -1,0 +1,147 @@
+//! `kubectl get jobs`: NAME STATUS COMPLETIONS DURATION AGE, wide
+//! CONTAINERS IMAGES SELECTOR (`printJob`).
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::{container_cells, format_label_selector, CONTAINER_COLUMNS, SELECTOR_COLUMN};
+use crate::json_path::{array_at, count_at, get, i64_at, str_at};
+use crate::table::{age_cell, human_since, name_cell, parse_timestamp, Column, Printer};
+
+/// Prints jobs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobPrinter;
+
+/// Conditions in the order upstream checks them, with the status each
+/// one prints.
+const STATUS_CONDITIONS: [(&str, &str); 2] = [("Complete", "Complete"), ("Failed", "Failed")];
+const LATER_CONDITIONS: [(&str, &str); 3] = [
+    ("Suspended", "Suspended"),
+    ("FailureTarget", "FailureTarget"),
+    ("SuccessCriteriaMet", "SuccessCriteriaMet"),
+];
+
+fn has_condition(job: &Value, kind: &str) -> bool {
+    array_at(job, &["status", "conditions"])
+        .iter()
+        .any(|c| str_at(c, &["type"]) == kind && str_at(c, &["status"]) == "True")
+}
+
+fn status(job: &Value) -> &'static str {
+    let first = |list: &[(&str, &'static str)]| {
+        list.iter()
+            .find(|(c, _)| has_condition(job, c))
+            .map(|(_, s)| *s)
+    };
+    if let Some(s) = first(&STATUS_CONDITIONS) {
+        return s;
+    }
+    if !str_at(job, &["metadata", "deletionTimestamp"]).is_empty() {
+        return "Terminating";
+    }
+    first(&LATER_CONDITIONS).unwrap_or("Running")
+}
+
+fn completions(job: &Value) -> String {
+    let succeeded = count_at(job, &["status", "succeeded"]);
+    match (
+        i64_at(job, &["spec", "completions"]),
+        i64_at(job, &["spec", "parallelism"]),
+    ) {
+        (Some(c), _) => format!("{succeeded}/{c}"),
+        (None, Some(p)) if p > 1 => format!("{succeeded}/1 of {p}"),
+        _ => format!("{succeeded}/1"),
+    }
+}
+
+fn duration(job: &Value, now: SystemTime) -> String {
+    let start = parse_timestamp(str_at(job, &["status", "startTime"]));
+    let end = parse_timestamp(str_at(job, &["status", "completionTime"]));
+    match (start, end) {
+        (None, _) => String::new(),
+        (Some(s), None) => human_since(s, now),
+        (Some(s), Some(e)) => human_since(s, e),
+    }
+}
+
+impl Printer for JobPrinter {
+    fn columns(&self) -> Vec<Column> {
+        let mut cols = vec![
+            Column::name(),
+            Column::string("Status", "Status of the job."),
+            Column::string(
+                "Completions",
+                "The desired number of successfully finished pods the job should be run with.",
+            ),
+            Column::string("Duration", "Time required to complete the job."),
+            Column::age(),
+        ];
+        cols.extend(CONTAINER_COLUMNS);
+        cols.push(SELECTOR_COLUMN);
+        cols
+    }
+
+    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
+        let [names, images] =
+            container_cells(get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null));
+        vec![
+            name_cell(obj),
+            Value::from(status(obj)),
+            Value::from(completions(obj)),
+            Value::from(duration(obj, now)),
+            age_cell(obj, now),
+            names,
+            images,
+            Value::from(format_label_selector(get(obj, &["spec", "selector"]))),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn status_completions_and_duration() {
+        let now = parse_timestamp("2024-01-01T00:10:00Z").unwrap_or(SystemTime::UNIX_EPOCH);
+        let cases = [
+            (
+                json!({"spec": {"completions": 1, "parallelism": 1}, "status": {"startTime": "2024-01-01T00:00:00Z"}}),
+                ("Running", "0/1", "10m"),
+            ),
+            (
+                json!({"spec": {"completions": 3}, "status": {"succeeded": 3, "startTime": "2024-01-01T00:00:00Z", "completionTime": "2024-01-01T00:00:42Z",
+                    "conditions": [{"type": "Complete", "status": "True"}]}}),
+                ("Complete", "3/3", "42s"),
+            ),
+            (
+                json!({"spec": {"parallelism": 4}, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}),
+                ("Failed", "0/1 of 4", ""),
+            ),
+            (
+                json!({"spec": {"suspend": true}, "status": {"conditions": [{"type": "Suspended", "status": "True"}]}}),
+                ("Suspended", "0/1", ""),
+            ),
+            (
+                json!({"metadata": {"deletionTimestamp": "2024-01-01T00:00:00Z"}, "spec": {}}),
+                ("Terminating", "0/1", ""),
+            ),
+        ];
+        for (job, (st, comp, dur)) in cases {
+            assert_eq!(
+                (
+                    status(&job),
+                    completions(&job).as_str(),
+                    duration(&job, now).as_str()
+                ),
+                (st, comp, dur),
+                "{job}"
+            );
+        }
+        let cells = JobPrinter.cells(&json!({"metadata": {"name": "pi"}}), now);
+        assert_eq!(cells.len(), JobPrinter.columns().len());
+    }
+}
