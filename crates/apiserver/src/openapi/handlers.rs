@@ -1,105 +1,117 @@
-//! Thin axum handlers over the cached documents, with upstream's caching
-//! headers: a v3 document asked for by its current `?hash=` is immutable;
-//! an outdated hash redirects to the current URL (kube-openapi
-//! `handler3.HandleGroupVersion`).
+//! Answering the OpenAPI paths, with upstream's caching headers: a v3
+//! document asked for by its current `?hash=` is immutable; an outdated hash
+//! redirects to the current URL (kube-openapi `handler3.HandleGroupVersion`).
+//! [`respond`] is the framework-free core; [`serve`] and [`router`] wrap it
+//! for hyper-style and axum servers.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use std::future::Future;
+
 use bytes::Bytes;
-use serde::Deserialize;
 use serde_json::json;
 
-use crate::openapi::{OpenApi, SharedOpenApi};
-
-/// The documents, built off the async runtime if this is their first use.
-async fn documents(docs: SharedOpenApi) -> Option<std::sync::Arc<OpenApi>> {
-    tokio::task::spawn_blocking(move || docs.current())
-        .await
-        .ok()
-}
+use crate::openapi::{content_hash, OpenApi, SharedOpenApi};
 
 /// The routes `/openapi/v2`, `/openapi/v3` and `/openapi/v3/{*group_version}`,
-/// ready to merge into any router.
+/// ready to merge into any axum router.
 pub fn router<S: Clone + Send + Sync + 'static>(docs: SharedOpenApi) -> Router<S> {
     Router::new()
-        .route("/openapi/v2", get(serve_v2))
-        .route("/openapi/v3", get(serve_v3_index))
-        .route("/openapi/v3/{*group_version}", get(serve_v3_group_version))
+        .route("/openapi/v2", get(serve_axum))
+        .route("/openapi/v3", get(serve_axum))
+        .route("/openapi/v3/{*group_version}", get(serve_axum))
         .with_state(docs)
 }
 
-/// The query of a v3 document request.
-#[derive(Debug, Deserialize)]
-pub struct HashQuery {
-    hash: Option<String>,
+async fn serve_axum(State(docs): State<SharedOpenApi>, request: Request) -> Response {
+    match serve(&docs, &request).await {
+        Some(response) => response.map(axum::body::Body::from),
+        None => not_found().map(axum::body::Body::from),
+    }
 }
 
-/// `GET /openapi/v2`
-pub async fn serve_v2(State(docs): State<SharedOpenApi>, headers: HeaderMap) -> Response {
-    if !accepts_json(&headers) {
-        return not_acceptable();
-    }
-    let Some(docs) = documents(docs).await else {
-        return unavailable();
-    };
-    json_response(docs.v2().clone(), docs.v2_hash(), Caching::Revalidate)
-}
-
-/// `GET /openapi/v3`
-pub async fn serve_v3_index(State(docs): State<SharedOpenApi>, headers: HeaderMap) -> Response {
-    if !accepts_json(&headers) {
-        return not_acceptable();
-    }
-    let Some(docs) = documents(docs).await else {
-        return unavailable();
-    };
-    let index = docs.v3_index().clone();
-    let etag = super::content_hash(&index);
-    json_response(index, &etag, Caching::Revalidate)
-}
-
-/// `GET /openapi/v3/api/v1`, `GET /openapi/v3/apis/<group>/<version>`
-pub async fn serve_v3_group_version(
-    State(docs): State<SharedOpenApi>,
-    Path(group_version): Path<String>,
-    Query(query): Query<HashQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if !accepts_json(&headers) {
-        return not_acceptable();
-    }
-    let Some(docs) = documents(docs).await else {
-        return unavailable();
-    };
-    let key = group_version.trim_matches('/');
-    let Some(document) = docs.v3_group_version(key) else {
-        return status(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "the server could not find the requested resource",
-        );
-    };
-    match query.hash {
-        Some(hash) if hash == document.hash => {
-            json_response(document.body.clone(), &document.hash, Caching::Immutable)
+/// Answers a request for an OpenAPI path, or `None` if the path is not one
+/// (the caller routes it elsewhere). Builds the documents off the async
+/// runtime if this is their first use.
+pub fn serve<B>(
+    docs: &SharedOpenApi,
+    request: &http::Request<B>,
+) -> impl Future<Output = Option<http::Response<Bytes>>> + Send + 'static {
+    // Copy what the answer needs, so the future does not borrow the request.
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_string);
+    let headers = request.headers().clone();
+    let shared = docs.clone();
+    async move {
+        if !is_openapi_path(&path) {
+            return None;
         }
-        Some(_) => {
-            let location = format!("/openapi/v3/{key}?hash={}", document.hash);
-            let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
-            if let Ok(value) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, value);
+        match tokio::task::spawn_blocking(move || shared.current()).await {
+            Ok(current) => respond(&current, &path, query.as_deref(), &headers),
+            // The build panicked: answer like upstream's internal errors.
+            Err(_) => Some(status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "the OpenAPI documents could not be built",
+            )),
+        }
+    }
+}
+
+fn is_openapi_path(path: &str) -> bool {
+    path == "/openapi/v2" || path == "/openapi/v3" || path.starts_with("/openapi/v3/")
+}
+
+/// Answers `GET <path>?<query>` from `docs`: `/openapi/v2`, `/openapi/v3`
+/// or `/openapi/v3/<api/v1 | apis/<group>/<version>>`; `None` for other
+/// paths.
+pub fn respond(
+    docs: &OpenApi,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Option<http::Response<Bytes>> {
+    if !is_openapi_path(path) {
+        return None;
+    }
+    if !accepts_json(headers) {
+        return Some(not_acceptable());
+    }
+    Some(match path {
+        "/openapi/v2" => json_response(docs.v2().clone(), docs.v2_hash(), Caching::Revalidate),
+        "/openapi/v3" => {
+            let index = docs.v3_index().clone();
+            let etag = content_hash(&index);
+            json_response(index, &etag, Caching::Revalidate)
+        }
+        _ => {
+            let key = path.trim_start_matches("/openapi/v3/").trim_matches('/');
+            match docs.v3_group_version(key) {
+                None => not_found(),
+                Some(document) => match hash_param(query) {
+                    Some(hash) if hash == document.hash => {
+                        json_response(document.body.clone(), &document.hash, Caching::Immutable)
+                    }
+                    Some(_) => redirect(&format!("/openapi/v3/{key}?hash={}", document.hash)),
+                    None => {
+                        json_response(document.body.clone(), &document.hash, Caching::Revalidate)
+                    }
+                },
             }
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache, private"),
-            );
-            response
         }
-        None => json_response(document.body.clone(), &document.hash, Caching::Revalidate),
-    }
+    })
+}
+
+/// The `hash` query parameter (hex, so no decoding is needed).
+fn hash_param(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| *name == "hash")
+        .map(|(_, value)| value)
 }
 
 /// How long clients may keep a document.
@@ -110,25 +122,47 @@ enum Caching {
     Revalidate,
 }
 
-fn json_response(body: Bytes, etag: &str, caching: Caching) -> Response {
+fn with_headers(
+    mut response: http::Response<Bytes>,
+    headers: &[(header::HeaderName, &str)],
+) -> http::Response<Bytes> {
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response.headers_mut().insert(name.clone(), value);
+        }
+    }
+    response
+}
+
+fn response(code: StatusCode, body: Bytes) -> http::Response<Bytes> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = code;
+    response
+}
+
+fn json_response(body: Bytes, etag: &str, caching: Caching) -> http::Response<Bytes> {
     let cache_control = match caching {
         Caching::Immutable => "public, immutable",
         Caching::Revalidate => "no-cache, private",
     };
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control),
-    );
-    if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
-        headers.insert(header::ETAG, value);
-    }
-    response
+    with_headers(
+        response(StatusCode::OK, body),
+        &[
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, cache_control),
+            (header::ETAG, &format!("\"{etag}\"")),
+        ],
+    )
+}
+
+fn redirect(location: &str) -> http::Response<Bytes> {
+    with_headers(
+        response(StatusCode::MOVED_PERMANENTLY, Bytes::new()),
+        &[
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, "no-cache, private"),
+        ],
+    )
 }
 
 /// Whether the `Accept` header allows JSON (no header allows anything).
@@ -148,16 +182,7 @@ fn accepts_json(headers: &HeaderMap) -> bool {
             .any(|t| matches!(*t, "application/json" | "application/*" | "*/*" | ""))
 }
 
-/// The build task died (it panicked): answer like upstream's internal errors.
-fn unavailable() -> Response {
-    status(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalError",
-        "the OpenAPI documents could not be built",
-    )
-}
-
-fn not_acceptable() -> Response {
+fn not_acceptable() -> http::Response<Bytes> {
     status(
         StatusCode::NOT_ACCEPTABLE,
         "NotAcceptable",
@@ -165,8 +190,16 @@ fn not_acceptable() -> Response {
     )
 }
 
+fn not_found() -> http::Response<Bytes> {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+}
+
 /// A `Status` body like upstream's error responses.
-fn status(code: StatusCode, reason: &str, message: &str) -> Response {
+fn status(code: StatusCode, reason: &str, message: &str) -> http::Response<Bytes> {
     let body = json!({
         "kind": "Status",
         "apiVersion": "v1",
@@ -178,12 +211,10 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response {
     });
     let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
     bytes.push(b'\n');
-    let mut response = (code, bytes).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    with_headers(
+        response(code, Bytes::from(bytes)),
+        &[(header::CONTENT_TYPE, "application/json")],
+    )
 }
 
 #[cfg(test)]
@@ -281,6 +312,26 @@ mod tests {
                 assert_eq!(status.get("code"), Some(&json!(code.as_u16())));
                 assert!(body.ends_with(b"\n"));
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn serve_answers_only_openapi_paths() {
+        let docs = SharedOpenApi::new(Catalog::builtin());
+        let cases = [
+            ("/openapi/v3", Some(StatusCode::OK)),
+            ("/openapi/v3/api/v1", Some(StatusCode::OK)),
+            ("/openapi/v2", Some(StatusCode::OK)),
+            ("/openapi/v4", None),
+            ("/api/v1/pods", None),
+            ("/openapi", None),
+        ];
+        for (uri, want) in cases {
+            let Ok(request) = http::Request::builder().uri(uri).body(()) else {
+                panic!("request for {uri}");
+            };
+            let got = serve(&docs, &request).await.map(|r| r.status());
+            assert_eq!(got, want, "{uri}");
         }
     }
 }

@@ -25,7 +25,18 @@
 //! # }
 //! ```
 //!
-//! The router serves `GET /openapi/v2` (JSON; a client that only accepts
+//! A server not built on axum calls [`serve`] first for each request (it
+//! answers `None` for other paths):
+//!
+//! ```no_run
+//! # async fn handle(docs: &rkube_apiserver::openapi::SharedOpenApi, req: http::Request<()>) {
+//! if let Some(response) = rkube_apiserver::openapi::serve(docs, &req).await {
+//!     // send `response` (an `http::Response<bytes::Bytes>`)
+//! }
+//! # }
+//! ```
+//!
+//! Both serve `GET /openapi/v2` (JSON; a client that only accepts
 //! protobuf gets 406, which client-go tolerates), `GET /openapi/v3` (the
 //! index: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=…"}}}`)
 //! and `GET /openapi/v3/<api/v1 | apis/<group>/<version>>`. Authentication
@@ -47,7 +58,7 @@ use rkube_api::Catalog;
 use serde_json::{json, Map, Value};
 
 pub use duplicate_fields::duplicate_fields;
-pub use handlers::{router, serve_v2, serve_v3_group_version, serve_v3_index};
+pub use handlers::{respond, router, serve};
 
 /// One group-version's v3 document.
 #[derive(Debug, Clone)]
