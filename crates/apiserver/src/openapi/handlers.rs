@@ -77,12 +77,21 @@ pub fn respond(
     if !is_openapi_path(path) {
         return None;
     }
-    if !accepts_json(headers) {
-        return Some(not_acceptable());
-    }
-    Some(match path {
-        "/openapi/v2" => json_response(docs.v2().clone(), docs.v2_hash(), Caching::Revalidate),
-        "/openapi/v3" => {
+    let format = negotiate(headers, path == "/openapi/v2");
+    Some(match (path, format) {
+        (_, None) => not_acceptable(),
+        ("/openapi/v2", Some(Format::Protobuf)) => with_headers(
+            response(StatusCode::OK, docs.v2_protobuf().clone()),
+            &[
+                (header::CONTENT_TYPE, PROTOBUF_RESPONSE_TYPE),
+                (header::CACHE_CONTROL, "no-cache, private"),
+                (header::ETAG, &format!("\"{}\"", docs.v2_hash())),
+            ],
+        ),
+        ("/openapi/v2", Some(Format::Json)) => {
+            json_response(docs.v2().clone(), docs.v2_hash(), Caching::Revalidate)
+        }
+        ("/openapi/v3", _) => {
             let index = docs.v3_index().clone();
             let etag = content_hash(&index);
             json_response(index, &etag, Caching::Revalidate)
@@ -165,10 +174,26 @@ fn redirect(location: &str) -> http::Response<Bytes> {
     )
 }
 
-/// Whether the `Accept` header allows JSON (no header allows anything).
-/// Protobuf-only clients (client-go asks `/openapi/v2` for
-/// `application/com.github.proto-openapi.spec.v2@v1.0+protobuf`) get 406.
-fn accepts_json(headers: &HeaderMap) -> bool {
+/// The protobuf media types client-go asks `/openapi/v2` for (both
+/// spellings kube-openapi accepts).
+const PROTOBUF_TYPES: &[&str] = &[
+    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+];
+
+/// The content type kube-openapi answers protobuf requests with.
+const PROTOBUF_RESPONSE_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// A response encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Protobuf,
+}
+
+/// The first encoding the `Accept` header allows (none: JSON); protobuf
+/// only where offered (the v2 document). `None` when nothing fits.
+fn negotiate(headers: &HeaderMap, protobuf_offered: bool) -> Option<Format> {
     let accept: Vec<&str> = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -176,10 +201,14 @@ fn accepts_json(headers: &HeaderMap) -> bool {
         .flat_map(|v| v.split(','))
         .map(|v| v.split(';').next().unwrap_or_default().trim())
         .collect();
-    accept.is_empty()
-        || accept
-            .iter()
-            .any(|t| matches!(*t, "application/json" | "application/*" | "*/*" | ""))
+    if accept.is_empty() {
+        return Some(Format::Json);
+    }
+    accept.iter().find_map(|media| match *media {
+        "application/json" | "application/*" | "*/*" | "" => Some(Format::Json),
+        m if protobuf_offered && PROTOBUF_TYPES.contains(&m) => Some(Format::Protobuf),
+        _ => None,
+    })
 }
 
 fn not_acceptable() -> http::Response<Bytes> {
@@ -288,11 +317,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn v2_is_served_as_json_or_protobuf_as_accepted() {
+        let protobuf = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+        let cases = [
+            (
+                Some(protobuf),
+                "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            ),
+            (Some("application/json"), "application/json"),
+            (
+                Some(
+                    "application/json, application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                ),
+                "application/json",
+            ),
+            (None, "application/json"),
+        ];
+        for (accept, want) in cases {
+            let (code, headers, body) = get("/openapi/v2", accept).await;
+            assert_eq!(code, StatusCode::OK, "{accept:?}");
+            assert_eq!(
+                headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                Some(want),
+                "{accept:?}"
+            );
+            assert!(!body.is_empty());
+        }
+    }
+
+    #[tokio::test]
     async fn unknown_documents_and_media_types_get_status_errors() {
         let cases = [
             ("/openapi/v3/apis/nope/v1", None, StatusCode::NOT_FOUND),
             (
                 "/openapi/v2",
+                Some("application/xml"),
+                StatusCode::NOT_ACCEPTABLE,
+            ),
+            (
+                "/openapi/v3/api/v1",
                 Some("application/com.github.proto-openapi.spec.v2@v1.0+protobuf"),
                 StatusCode::NOT_ACCEPTABLE,
             ),

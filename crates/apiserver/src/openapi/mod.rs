@@ -36,8 +36,8 @@
 //! # }
 //! ```
 //!
-//! Both serve `GET /openapi/v2` (JSON; a client that only accepts
-//! protobuf gets 406, which client-go tolerates), `GET /openapi/v3` (the
+//! Both serve `GET /openapi/v2` (JSON, or gnostic's protobuf when that is
+//! what the client accepts, as client-go does), `GET /openapi/v3` (the
 //! index: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=…"}}}`)
 //! and `GET /openapi/v3/<api/v1 | apis/<group>/<version>>`. Authentication
 //! is the caller's job: mount the router behind the same layers as the API.
@@ -47,6 +47,7 @@ mod documents;
 mod duplicate_fields;
 mod handlers;
 mod paths;
+mod protobuf;
 mod unknown_fields;
 
 use std::collections::HashMap;
@@ -74,6 +75,7 @@ pub struct GroupVersionDocument {
 pub struct OpenApi {
     definitions: Arc<definitions::Definitions>,
     v2: Bytes,
+    v2_protobuf: Bytes,
     v2_hash: String,
     v3_index: Bytes,
     group_versions: HashMap<String, GroupVersionDocument>,
@@ -84,7 +86,9 @@ impl OpenApi {
     pub fn build(catalog: &Catalog) -> Self {
         let definitions = definitions::Definitions::build(catalog);
         let groups = documents::group_versions(catalog, &definitions);
-        let v2 = to_bytes(&documents::v2_document(&groups, &definitions));
+        let v2_document = documents::v2_document(&groups, &definitions);
+        let v2 = to_bytes(&v2_document);
+        let v2_protobuf = Bytes::from(protobuf::encode_document(&v2_document));
         let mut group_versions = HashMap::new();
         let mut index = Map::new();
         for group in &groups {
@@ -100,6 +104,7 @@ impl OpenApi {
             definitions: Arc::new(definitions),
             v2_hash: content_hash(&v2),
             v2,
+            v2_protobuf,
             v3_index: to_bytes(&json!({"paths": index})),
             group_versions,
         }
@@ -108,6 +113,12 @@ impl OpenApi {
     /// The Swagger 2.0 document (JSON).
     pub fn v2(&self) -> &Bytes {
         &self.v2
+    }
+
+    /// The Swagger 2.0 document as gnostic's `openapi.v2.Document` protobuf,
+    /// which client-go asks for.
+    pub fn v2_protobuf(&self) -> &Bytes {
+        &self.v2_protobuf
     }
 
     /// The hash of the v2 document, its ETag.
