@@ -7,18 +7,6 @@ use std::net::SocketAddr;
 use rkube_api::{Catalog, ResourceDef, Scope, Subresource};
 use serde_json::{json, Value};
 
-/// The verbs every catalog resource serves (upstream's generic store).
-const RESOURCE_VERBS: [&str; 8] = [
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-
 /// The verbs and the kind a subresource answers with, as upstream lists them.
 fn subresource_info(
     def: &ResourceDef,
@@ -128,7 +116,7 @@ fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Value {
             "singularName": def.singular,
             "namespaced": def.scope == Scope::Namespaced,
             "kind": def.kind,
-            "verbs": RESOURCE_VERBS,
+            "verbs": def.verbs().iter().map(|v| v.as_str()).collect::<Vec<_>>(),
         });
         if !def.short_names.is_empty() {
             r["shortNames"] = json!(def.short_names);
@@ -191,7 +179,7 @@ fn aggregated_group(catalog: &Catalog, group: &str, versions: &[String]) -> Valu
                         "responseKind": {"group": def.group, "version": def.version, "kind": def.kind},
                         "scope": match def.scope { Scope::Namespaced => "Namespaced", Scope::Cluster => "Cluster" },
                         "singularResource": def.singular,
-                        "verbs": RESOURCE_VERBS,
+                        "verbs": def.verbs().iter().map(|v| v.as_str()).collect::<Vec<_>>(),
                     });
                     if !def.short_names.is_empty() {
                         r["shortNames"] = json!(def.short_names);

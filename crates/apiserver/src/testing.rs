@@ -1,30 +1,10 @@
 //! Fixtures for unit tests: catalog rows without per-kind behaviour.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use rkube_api::{Column, DefaultStrategy, Printer, ResourceDef, Scope};
-use serde_json::Value;
+use rkube_api::{DefaultPrinter, DefaultStrategy, ResourceDef, Scope, Verb};
 
-struct NamePrinter;
-
-impl Printer for NamePrinter {
-    fn columns(&self) -> Vec<Column> {
-        vec![Column {
-            name: "Name",
-            type_: "string",
-            format: "name",
-            description: "",
-            priority: 0,
-        }]
-    }
-
-    fn cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
-        vec![obj["metadata"]["name"].clone()]
-    }
-}
-
-/// A row with the default strategy.
+/// A row with the default strategy and printer.
 pub fn def(group: &str, version: &str, kind: &str, plural: &str, scope: Scope) -> ResourceDef {
     ResourceDef {
         group: group.into(),
@@ -36,7 +16,8 @@ pub fn def(group: &str, version: &str, kind: &str, plural: &str, scope: Scope) -
         short_names: Vec::new(),
         categories: Vec::new(),
         subresources: Vec::new(),
+        verbs: Verb::ALL.to_vec(),
         strategy: Arc::new(DefaultStrategy),
-        printer: Arc::new(NamePrinter),
+        printer: Arc::new(DefaultPrinter),
     }
 }

@@ -78,6 +78,17 @@ impl std::fmt::Debug for EtcdStore {
 impl EtcdStore {
     /// Connects to the etcd cluster at `endpoints` (e.g.
     /// `["http://127.0.0.1:2379"]`). Requests are balanced over them.
+    ///
+    /// ```no_run
+    /// # async fn run() -> rkube_store::Result<()> {
+    /// use rkube_store::{etcd::EtcdStore, Store};
+    ///
+    /// let store = EtcdStore::connect(&["http://127.0.0.1:2379"]).await?;
+    /// let kv = store.create(b"/registry/configmaps/default/a", b"{}".to_vec()).await?;
+    /// println!("created at revision {}", kv.mod_revision);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect<E: AsRef<str>>(endpoints: &[E]) -> Result<Self> {
         let options = ConnectOptions::new()
             .with_connect_timeout(CONNECT_TIMEOUT)
@@ -478,15 +489,23 @@ fn classify(error: &etcd_client::Error) -> Refusal {
     }
 }
 
+/// etcd's `range_end` for `range`: none for a single key, and `"\0"` (etcd's
+/// "every key from `key` on") for a prefix with no upper bound.
+fn range_end(range: &KeyRange) -> Option<Vec<u8>> {
+    match range {
+        KeyRange::Key(_) => None,
+        KeyRange::Prefix(_) | KeyRange::Interval { .. } => {
+            Some(range.end().unwrap_or_else(|| vec![0]))
+        }
+    }
+}
+
 /// The key and the options of a range read over `range`.
 fn get_options(range: &KeyRange) -> (Vec<u8>, GetOptions) {
     let options = GetOptions::new();
-    let options = match range {
-        KeyRange::Key(_) => options,
-        KeyRange::Prefix(_) | KeyRange::Interval { .. } => match range.end() {
-            Some(end) => options.with_range(end),
-            None => options.with_from_key(),
-        },
+    let options = match range_end(range) {
+        Some(end) => options.with_range(end),
+        None => options,
     };
     (range.start().to_vec(), options)
 }
@@ -494,12 +513,9 @@ fn get_options(range: &KeyRange) -> (Vec<u8>, GetOptions) {
 /// The key and the options of a watch over `range`.
 fn watch_options(range: &KeyRange) -> (Vec<u8>, WatchOptions) {
     let options = WatchOptions::new();
-    let options = match range {
-        KeyRange::Key(_) => options,
-        KeyRange::Prefix(_) | KeyRange::Interval { .. } => match range.end() {
-            Some(end) => options.with_range(end),
-            None => options.with_from_key(),
-        },
+    let options = match range_end(range) {
+        Some(end) => options.with_range(end),
+        None => options,
     };
     (range.start().to_vec(), options)
 }
@@ -536,5 +552,24 @@ fn key_value_ref(kv: &etcd_client::KeyValue) -> KeyValue {
         value: kv.value().to_vec(),
         create_revision: kv.create_revision(),
         mod_revision: kv.mod_revision(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_become_etcd_range_ends() {
+        let cases: [(KeyRange, Option<&[u8]>); 5] = [
+            (KeyRange::key("/a"), None),
+            (KeyRange::prefix("/a/"), Some(b"/a0")),
+            (KeyRange::prefix(vec![b'a', 0xff]), Some(b"b")),
+            (KeyRange::prefix(vec![0xff, 0xff]), Some(b"\0")),
+            (KeyRange::interval("/a", "/c"), Some(b"/c")),
+        ];
+        for (range, end) in cases {
+            assert_eq!(range_end(&range).as_deref(), end, "{range:?}");
+        }
     }
 }

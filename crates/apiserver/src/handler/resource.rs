@@ -77,6 +77,17 @@ where
         .unwrap_or("")
         .to_string();
     let method = req.method().clone();
+    let user_agent = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if let Some(verb) = api_verb(r.verb, sub.is_some()) {
+        if !def.allows(verb) {
+            return Err(ApiError::method_not_allowed(&method));
+        }
+    }
     let body = match r.verb {
         Verb::Create | Verb::Update | Verb::Patch | Verb::Delete | Verb::DeleteCollection => {
             negotiation::read_body(req.into_body()).await?
@@ -111,20 +122,52 @@ where
                     &def,
                     r.namespace.as_deref(),
                     obj,
-                    &WriteOptions::from_query(query)?,
+                    &write_opts(query, &user_agent)?,
                 )
                 .await?;
             Ok(object_response(&call, StatusCode::CREATED, created))
         }
-        (None, Verb::Update) => update(&call, &obj_ref, WriteScope::Main, object(&body)?).await,
+        (None, Verb::Update) => {
+            update(
+                &call,
+                &obj_ref,
+                WriteScope::Main,
+                object(&body)?,
+                write_opts(query, &user_agent)?,
+            )
+            .await
+        }
         (Some(Subresource::Status), Verb::Update) => {
-            update(&call, &obj_ref, WriteScope::Status, object(&body)?).await
+            update(
+                &call,
+                &obj_ref,
+                WriteScope::Status,
+                object(&body)?,
+                write_opts(query, &user_agent)?,
+            )
+            .await
         }
         (None, Verb::Patch) => {
-            super::patch::patch(&call, &obj_ref, WriteScope::Main, &content_type, &body).await
+            super::patch::patch(
+                &call,
+                &obj_ref,
+                WriteScope::Main,
+                &content_type,
+                &body,
+                write_opts(query, &user_agent)?,
+            )
+            .await
         }
         (Some(Subresource::Status), Verb::Patch) => {
-            super::patch::patch(&call, &obj_ref, WriteScope::Status, &content_type, &body).await
+            super::patch::patch(
+                &call,
+                &obj_ref,
+                WriteScope::Status,
+                &content_type,
+                &body,
+                write_opts(query, &user_agent)?,
+            )
+            .await
         }
         (Some(Subresource::Status), Verb::Get) => get(&call, &obj_ref).await,
         (None, Verb::Delete) => delete(&call, &obj_ref, &body).await,
@@ -137,16 +180,23 @@ where
             let scale = object(&body)?;
             let updated = api
                 .registry
-                .update_scale(&obj_ref, &scale, &WriteOptions::from_query(query)?)
+                .update_scale(&obj_ref, &scale, &write_opts(query, &user_agent)?)
                 .await?;
             Ok(json_response(StatusCode::OK, &updated, plain(output)))
         }
         (Some(Subresource::Scale), Verb::Patch) => {
-            super::patch::patch_scale(&call, &obj_ref, &content_type, &body).await
+            super::patch::patch_scale(
+                &call,
+                &obj_ref,
+                &content_type,
+                &body,
+                write_opts(query, &user_agent)?,
+            )
+            .await
         }
         (Some(Subresource::Binding), Verb::Create) => {
             api.registry
-                .bind(&obj_ref, &object(&body)?, &WriteOptions::from_query(query)?)
+                .bind(&obj_ref, &object(&body)?, &write_opts(query, &user_agent)?)
                 .await?;
             Ok(success(StatusCode::CREATED))
         }
@@ -178,6 +228,38 @@ where
         }
         _ => Err(ApiError::method_not_allowed(&method)),
     }
+}
+
+/// The catalog verb a request needs (subresources have their own verbs).
+fn api_verb(verb: Verb, subresource: bool) -> Option<rkube_api::Verb> {
+    if subresource {
+        return None;
+    }
+    Some(match verb {
+        Verb::Get => rkube_api::Verb::Get,
+        Verb::List => rkube_api::Verb::List,
+        Verb::Watch => rkube_api::Verb::Watch,
+        Verb::Create => rkube_api::Verb::Create,
+        Verb::Update => rkube_api::Verb::Update,
+        Verb::Patch => rkube_api::Verb::Patch,
+        Verb::Delete => rkube_api::Verb::Delete,
+        Verb::DeleteCollection => rkube_api::Verb::DeleteCollection,
+    })
+}
+
+/// Write options; the field manager defaults to the user agent's product
+/// (`kubectl/v1.32 …` → `kubectl`), as upstream.
+fn write_opts(query: &Query, user_agent: &str) -> ApiResult<WriteOptions> {
+    let mut opts = WriteOptions::from_query(query)?;
+    if opts.field_manager.as_deref().is_none_or(str::is_empty) {
+        let product = user_agent.split('/').next().unwrap_or("").trim();
+        opts.field_manager = Some(if product.is_empty() {
+            "unknown".to_string()
+        } else {
+            product.to_string()
+        });
+    }
+    Ok(opts)
 }
 
 /// Subresource views (Scale, Status results of binding) are never tables.
@@ -302,8 +384,8 @@ async fn update(
     obj_ref: &ObjectRef<'_>,
     scope: WriteScope,
     obj: Value,
+    opts: WriteOptions,
 ) -> ApiResult<Response<Body>> {
-    let opts = WriteOptions::from_query(call.query)?;
     let updated = call.api.registry.update(obj_ref, scope, obj, &opts).await?;
     Ok(object_response(call, StatusCode::OK, updated))
 }

@@ -1,7 +1,8 @@
 //! Create and update (upstream `Store.Create` / `Store.Update` and its
 //! `GuaranteedUpdate` retry loop).
 
-use rkube_api::WriteScope;
+use rkube_api::patch::{track_update, PatchMeta, UpdateRequest};
+use rkube_api::{ResourceDef, WriteScope};
 use serde_json::Value;
 
 use super::{
@@ -35,6 +36,7 @@ impl Registry {
             attempt += 1;
             let mut candidate = obj.clone();
             admit::before_create(def, &mut candidate)?;
+            record_manager(def, None, &mut candidate, WriteScope::Main, opts);
             let name = meta::name(&candidate).to_string();
             let ns = meta::namespace(&candidate).to_string();
             let obj_ref = ObjectRef {
@@ -115,6 +117,7 @@ impl Registry {
             admit::check_namespace(def, &mut new, obj_ref.namespace)?;
             meta::set_meta_str(&mut new, "name", obj_ref.name);
             admit::before_update(def, scope, &mut new, &old)?;
+            record_manager(def, Some(&old), &mut new, scope, opts);
             if meta::is_deleting(&new) && namespaces::may_remove(def, &new) {
                 // The last finalizer is gone: the pending delete completes.
                 if opts.dry_run == DryRun::All {
@@ -151,4 +154,36 @@ impl Registry {
         }
         Err(ApiError::conflict(def, obj_ref.name, ApiError::MODIFIED))
     }
+}
+
+/// Records the writer in `managedFields` (operation Update), so that later
+/// server-side applies know who owns what. Writes without a field manager
+/// (server-side apply itself, which records its own) are left alone.
+fn record_manager(
+    def: &ResourceDef,
+    old: Option<&Value>,
+    new: &mut Value,
+    scope: WriteScope,
+    opts: &WriteOptions,
+) {
+    let Some(manager) = opts.field_manager.as_deref() else {
+        return;
+    };
+    let meta = PatchMeta::for_kind(&def.group, &def.kind);
+    let api_version = def.api_version();
+    let time = meta::now();
+    track_update(
+        old,
+        new,
+        &UpdateRequest {
+            manager,
+            api_version: &api_version,
+            subresource: match scope {
+                WriteScope::Main => "",
+                WriteScope::Status => "status",
+            },
+            time: &time,
+            meta: &meta,
+        },
+    );
 }
