@@ -10,8 +10,10 @@
 mod etcd;
 mod ports;
 mod ready;
+mod rkube_server;
 
 pub use etcd::{EtcdProcess, ETCD_BINARY};
+pub use rkube_server::{RkubeServer, KUBECTL};
 
 /// Why a helper process could not be started.
 #[derive(Debug, thiserror::Error)]
