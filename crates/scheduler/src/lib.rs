@@ -1,0 +1,21 @@
+//! rkube's scheduler algorithm: which node a pod should run on.
+//!
+//! The crate mirrors kube-scheduler's framework: plugins implement small
+//! extension-point traits ([`framework::Filter`], [`framework::Score`], …),
+//! a [`framework::Profile`] lists them with weights, and
+//! [`framework::Algorithm`] runs one scheduling cycle over a
+//! [`framework::Snapshot`] of the [`cache::Cache`]. [`config`] reads
+//! upstream's `KubeSchedulerConfiguration`; [`queue::SchedulingQueue`] orders
+//! pending pods with upstream's backoff. Everything here is pure: informers
+//! and binding live with the component that drives it.
+
+pub mod framework;
+pub mod plugins;
+pub mod quantity;
+pub mod resources;
+pub mod selector;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use framework::{Algorithm, PodInfo, Profile, ScheduleError, ScheduleResult, Snapshot};
