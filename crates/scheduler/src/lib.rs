@@ -9,13 +9,19 @@
 //! pending pods with upstream's backoff. Everything here is pure: informers
 //! and binding live with the component that drives it.
 
+pub mod cache;
+pub mod config;
 pub mod framework;
 pub mod plugins;
 pub mod quantity;
+pub mod queue;
 pub mod resources;
 pub mod selector;
 
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use cache::Cache;
+pub use config::{Configuration, ConfigError};
 pub use framework::{Algorithm, PodInfo, Profile, ScheduleError, ScheduleResult, Snapshot};
+pub use queue::SchedulingQueue;

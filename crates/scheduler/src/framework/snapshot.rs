@@ -60,18 +60,26 @@ impl Snapshot {
     /// Recomputes the affinity indexes and, when `images_changed`, the image
     /// spread counts.
     pub(crate) fn refresh_indexes(&mut self, images_changed: bool) {
-        self.reindex();
+        self.recount_affinity();
         if images_changed {
             self.recount_images();
         }
     }
 
     fn reindex(&mut self) {
-        self.index.clear();
+        self.index = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name().to_string(), i))
+            .collect();
+        self.recount_affinity();
+    }
+
+    fn recount_affinity(&mut self) {
         self.with_affinity.clear();
         self.with_required_anti_affinity.clear();
         for (i, n) in self.nodes.iter().enumerate() {
-            self.index.insert(n.name().to_string(), i);
             if n.has_pods_with_affinity() {
                 self.with_affinity.push(i);
             }
