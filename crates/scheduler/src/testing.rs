@@ -84,9 +84,6 @@ impl NodeBuilder {
     pub fn build(self) -> Node {
         self.0
     }
-    pub fn info(self) -> NodeInfo {
-        NodeInfo::new(Arc::new(self.0))
-    }
 }
 
 /// Starts a pod in namespace `default` with one container and no requests.
@@ -156,10 +153,6 @@ impl PodBuilder {
         self.0.metadata.namespace = Some(ns.into());
         self
     }
-    pub fn uid(mut self, uid: &str) -> Self {
-        self.0.metadata.uid = Some(uid.into());
-        self
-    }
     pub fn label(mut self, k: &str, v: &str) -> Self {
         self.0.metadata.labels.get_or_insert_with(Default::default).insert(k.into(), v.into());
         self
@@ -181,13 +174,6 @@ impl PodBuilder {
     }
     pub fn image(mut self, image: &str) -> Self {
         self.main().image = Some(image.into());
-        self
-    }
-    pub fn container(mut self) -> Self {
-        self.spec().containers.push(Container {
-            name: "extra".into(),
-            ..Default::default()
-        });
         self
     }
     pub fn host_port_on(mut self, ip: &str, protocol: &str, port: i32) -> Self {

@@ -398,3 +398,219 @@ impl Algorithm {
         best.map(|b| b.name.clone()).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Configuration;
+    use crate::framework::{ExtensionPoint, Filter, Plugin, PreFilter, Score};
+    use crate::plugins::Registry;
+    use crate::testing::{node, pod, snapshot};
+
+    fn default_algorithm() -> Algorithm {
+        let config = Configuration::defaults(&Registry::default()).unwrap_or_else(|e| panic!("{e}"));
+        Algorithm::new(config.profiles[0].clone(), TieBreak::FirstByName)
+    }
+
+    /// Rejects in PreFilter, or scores `score` on the node named `node`, or
+    /// fails, depending on its mode.
+    enum Fake {
+        RejectAll,
+        Prefer { node: &'static str, score: i64 },
+        Broken,
+    }
+
+    impl Plugin for Fake {
+        fn name(&self) -> &'static str {
+            match self {
+                Fake::RejectAll => "RejectAll",
+                Fake::Prefer { node, .. } => node,
+                Fake::Broken => "Broken",
+            }
+        }
+        fn as_pre_filter(&self) -> Option<&dyn PreFilter> {
+            Some(self)
+        }
+        fn as_filter(&self) -> Option<&dyn Filter> {
+            Some(self)
+        }
+        fn as_score(&self) -> Option<&dyn Score> {
+            Some(self)
+        }
+    }
+
+    impl PreFilter for Fake {
+        fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, _: &Snapshot) -> Status {
+            match self {
+                Fake::RejectAll => Status::unschedulable("the pod is cursed"),
+                _ => Status::Success,
+            }
+        }
+    }
+
+    impl Filter for Fake {
+        fn filter(&self, _: &CycleState, _: &PodInfo, _: &NodeInfo) -> Status {
+            match self {
+                Fake::Broken => Status::Error("disk on fire".into()),
+                _ => Status::Success,
+            }
+        }
+    }
+
+    impl Score for Fake {
+        fn score(&self, _: &CycleState, _: &PodInfo, n: &NodeInfo) -> Result<i64, String> {
+            match self {
+                Fake::Prefer { node, score } if n.name() == *node => Ok(*score),
+                _ => Ok(0),
+            }
+        }
+    }
+
+    fn fake_profile(plugins: Vec<(ExtensionPoint, Fake, i64)>) -> Profile {
+        plugins.into_iter().fold(Profile::new("fake"), |p, (point, plugin, weight)| {
+            p.with(point, Arc::new(plugin), weight).unwrap_or_else(|e| panic!("{e}"))
+        })
+    }
+
+    #[test]
+    fn failed_scheduling_message_has_upstream_shape() {
+        let s = snapshot(
+            vec![
+                node("cp").cpu("8").taint("node-role.kubernetes.io/control-plane", "", "NoSchedule").build(),
+                node("w1").cpu("1").build(),
+                node("w2").cpu("1").build(),
+            ],
+            vec![],
+        );
+        let err = default_algorithm().schedule(&pod("p").cpu("2").info(), &s);
+        let ScheduleError::Unschedulable(mut fit) = err.unwrap_err_or_panic() else {
+            panic!("expected a fit error");
+        };
+        assert_eq!(
+            fit.to_string(),
+            "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 Insufficient cpu."
+        );
+        assert_eq!(
+            fit.diagnosis.unschedulable_plugins,
+            BTreeSet::from(["NodeResourcesFit", "TaintToleration"])
+        );
+        fit.diagnosis.post_filter_msg =
+            Some("preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling".into());
+        assert!(fit.to_string().ends_with(
+            "2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+        ));
+    }
+
+    #[test]
+    fn every_reason_of_a_node_is_counted() {
+        let s = snapshot(vec![node("n").cpu("1").memory("1Gi").build()], vec![]);
+        let err = default_algorithm().schedule(&pod("p").cpu("2").memory("2Gi").info(), &s);
+        assert_eq!(
+            err.unwrap_err_or_panic().to_string(),
+            "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory."
+        );
+    }
+
+    #[test]
+    fn pre_filter_rejection_speaks_for_all_nodes() {
+        let s = snapshot(vec![node("a").build(), node("b").build()], vec![]);
+        let mut alg = Algorithm::new(fake_profile(vec![(ExtensionPoint::PreFilter, Fake::RejectAll, 1)]), TieBreak::FirstByName);
+        let err = alg.schedule(&pod("p").info(), &s).unwrap_err_or_panic();
+        assert_eq!(err.to_string(), "0/2 nodes are available: the pod is cursed.");
+    }
+
+    #[test]
+    fn errors_are_not_fit_failures() {
+        let s = snapshot(vec![node("a").build(), node("b").build()], vec![]);
+        let mut broken = Algorithm::new(fake_profile(vec![(ExtensionPoint::Filter, Fake::Broken, 1)]), TieBreak::FirstByName);
+        assert_eq!(
+            broken.schedule(&pod("p").info(), &s),
+            Err(ScheduleError::Plugin { plugin: "Broken", message: "disk on fire".into() })
+        );
+        let mut out_of_range = Algorithm::new(
+            fake_profile(vec![(ExtensionPoint::Score, Fake::Prefer { node: "a", score: 101 }, 1)]),
+            TieBreak::FirstByName,
+        );
+        assert!(matches!(out_of_range.schedule(&pod("p").info(), &s), Err(ScheduleError::Plugin { plugin: "a", .. })));
+        assert_eq!(default_algorithm().schedule(&pod("p").info(), &snapshot(vec![], vec![])), Err(ScheduleError::NoNodesAvailable));
+    }
+
+    #[test]
+    fn weights_decide_between_plugins() {
+        let s = snapshot(vec![node("a").build(), node("b").build(), node("c").build()], vec![]);
+        let profile = fake_profile(vec![
+            (ExtensionPoint::Score, Fake::Prefer { node: "a", score: 100 }, 1),
+            (ExtensionPoint::Score, Fake::Prefer { node: "b", score: 40 }, 3),
+        ]);
+        let got = Algorithm::new(profile, TieBreak::FirstByName).schedule(&pod("p").info(), &s);
+        assert_eq!(got.map(|r| (r.suggested_host, r.feasible_nodes)), Ok(("b".to_string(), 3)));
+    }
+
+    #[test]
+    fn default_profile_spreads_onto_the_emptiest_node() {
+        let s = snapshot(
+            vec![node("busy").cpu("4").memory("8Gi").build(), node("idle").cpu("4").memory("8Gi").build()],
+            vec![pod("e").cpu("3").memory("6Gi").node_name("busy").build()],
+        );
+        let got = default_algorithm().schedule(&pod("p").cpu("500m").memory("1Gi").info(), &s);
+        assert_eq!(got.map(|r| r.suggested_host), Ok("idle".to_string()));
+    }
+
+    #[test]
+    fn random_tie_breaking_reaches_every_tied_node() {
+        let s = snapshot(vec![node("a").build(), node("b").build(), node("c").build()], vec![]);
+        let mut alg = Algorithm::new(fake_profile(vec![]), TieBreak::seeded(7));
+        let mut seen = BTreeSet::new();
+        for _ in 0..200 {
+            if let Ok(r) = alg.schedule(&pod("p").info(), &s) {
+                seen.insert(r.suggested_host);
+            }
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        let mut first = Algorithm::new(fake_profile(vec![]), TieBreak::FirstByName);
+        assert_eq!(first.schedule(&pod("p").info(), &s).map(|r| r.suggested_host), Ok("a".to_string()));
+    }
+
+    #[test]
+    fn feasible_node_search_is_sized_as_upstream() {
+        let alg = default_algorithm();
+        let cases = [(50, 50), (100, 100), (1000, 420), (5000, 500), (10000, 500), (200, 100)];
+        for (nodes, want) in cases {
+            assert_eq!(alg.num_feasible_nodes_to_find(nodes), want, "{nodes} nodes");
+        }
+        let configured = Algorithm::new(
+            Profile::new("p").with_percentage_of_nodes_to_score(Some(30)),
+            TieBreak::FirstByName,
+        );
+        assert_eq!(configured.num_feasible_nodes_to_find(1000), 300);
+        let global = Algorithm::new(Profile::new("p"), TieBreak::FirstByName).with_default_percentage(100);
+        assert_eq!(global.num_feasible_nodes_to_find(1000), 1000);
+    }
+
+    #[test]
+    fn partial_searches_resume_where_the_last_one_stopped() {
+        let nodes = (0..200).map(|i| node(&format!("n{i:03}")).build()).collect();
+        let s = snapshot(nodes, vec![]);
+        let mut alg = Algorithm::new(
+            Profile::new("p").with_percentage_of_nodes_to_score(Some(50)),
+            TieBreak::FirstByName,
+        );
+        let first = alg.schedule(&pod("p").info(), &s);
+        let second = alg.schedule(&pod("p").info(), &s);
+        assert_eq!(first.map(|r| (r.suggested_host, r.evaluated_nodes)), Ok(("n000".to_string(), 100)));
+        assert_eq!(second.map(|r| r.suggested_host), Ok("n100".to_string()));
+    }
+
+    trait UnwrapErr {
+        fn unwrap_err_or_panic(self) -> ScheduleError;
+    }
+
+    impl UnwrapErr for Result<ScheduleResult, ScheduleError> {
+        fn unwrap_err_or_panic(self) -> ScheduleError {
+            match self {
+                Ok(r) => panic!("expected an error, got {r:?}"),
+                Err(e) => e,
+            }
+        }
+    }
+}
