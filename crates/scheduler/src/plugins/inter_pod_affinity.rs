@@ -3,7 +3,6 @@
 //! keeps the incoming pod away); preferred terms, in both directions, score
 //! them (upstream plugins/interpodaffinity).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -12,6 +11,7 @@ use crate::framework::{
     AffinityTerm, ClusterEvent, CycleState, Filter, NodeInfo, NodeScore, NormalizeScore, Plugin,
     PodInfo, PreFilter, PreScore, Score, Snapshot, Status, WeightedAffinityTerm, MAX_NODE_SCORE,
 };
+use crate::plugins::topology_counts::TopologyCounts;
 use crate::selector::Labels;
 
 /// The plugin's configuration name.
@@ -50,28 +50,23 @@ impl Default for InterPodAffinityArgs {
     }
 }
 
-/// Matching-pod counts per topology domain: label key → label value → count.
+/// Matching-pod counts per topology domain, fed from nodes' labels.
 #[derive(Debug, Default)]
-struct Counts(HashMap<String, HashMap<String, i64>>);
+struct Counts(TopologyCounts);
 
 impl Counts {
     fn add(&mut self, node: &NodeInfo, key: &str, value: i64) {
         if let Some(v) = node.label(key) {
-            *self
-                .0
-                .entry(key.to_string())
-                .or_default()
-                .entry(v.to_string())
-                .or_insert(0) += value;
+            self.0.add(key, v, value);
         }
     }
 
     fn get(&self, key: &str, value: &str) -> i64 {
-        self.0.get(key).and_then(|m| m.get(value)).copied().unwrap_or(0)
+        self.0.get(key, value).unwrap_or(0)
     }
 
     fn is_empty(&self) -> bool {
-        self.0.values().flat_map(|m| m.values()).all(|c| *c <= 0)
+        self.0.all_zero()
     }
 
     /// True when any of the node's domains has a positive count.
@@ -95,19 +90,14 @@ struct PreFilterState {
     matches_own_affinity: bool,
 }
 
-/// PreScore state: score per topology key and value.
+/// PreScore state: score per topology domain.
 #[derive(Debug, Default)]
-struct PreScoreState(HashMap<String, HashMap<String, i64>>);
+struct PreScoreState(TopologyCounts);
 
 impl PreScoreState {
     fn add(&mut self, term: &AffinityTerm, node: &NodeInfo, weight: i64) {
         if let Some(v) = node.label(&term.topology_key) {
-            *self
-                .0
-                .entry(term.topology_key.clone())
-                .or_default()
-                .entry(v.to_string())
-                .or_insert(0) += weight;
+            self.0.add(&term.topology_key, v, weight);
         }
     }
 }
@@ -285,7 +275,7 @@ impl PreScore for InterPodAffinity {
                 self.process_existing(&mut s, pod, pod_ns_labels, other, other_ns_labels, node);
             }
         }
-        if s.0.is_empty() {
+        if s.0.iter().next().is_none() {
             return Status::Skip;
         }
         state.write(s);
@@ -333,6 +323,7 @@ impl NormalizeScore for InterPodAffinity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use crate::testing::{filter_all, node, pod, score_all, snapshot, term};
 
     const HOST: &str = "kubernetes.io/hostname";

@@ -12,6 +12,7 @@ pub mod node_unschedulable;
 pub mod pod_topology_spread;
 pub mod resource_allocation;
 pub mod taint_toleration;
+pub mod topology_counts;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

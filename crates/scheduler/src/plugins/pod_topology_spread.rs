@@ -9,7 +9,7 @@
 //! pure library has no such listers, so pods without constraints are not
 //! spread by this plugin.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
@@ -19,6 +19,7 @@ use crate::framework::{
     PreFilter, PreScore, Score, Snapshot, Status, MAX_NODE_SCORE,
 };
 use crate::plugins::node_affinity::RequiredNodeAffinity;
+use crate::plugins::topology_counts::TopologyCounts;
 use crate::plugins::taint_toleration::{first_untolerated, node_taints, pod_tolerations};
 use crate::selector::{LabelRelation, Selector};
 
@@ -138,15 +139,15 @@ fn has_all_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
 #[derive(Debug)]
 struct PreFilterState {
     constraints: Vec<Constraint>,
-    /// key → value → matching pods.
-    counts: HashMap<String, HashMap<String, i64>>,
+    /// Matching pods per domain.
+    counts: TopologyCounts,
 }
 
 impl PreFilterState {
     /// The smallest count among the key's domains, or 0 when there are
     /// fewer domains than `min_domains` (upstream `minMatchNum`).
     fn min_match(&self, key: &str, min_domains: usize) -> i64 {
-        let Some(domains) = self.counts.get(key) else {
+        let Some(domains) = self.counts.domains(key) else {
             return 0;
         };
         if domains.len() < min_domains {
@@ -161,9 +162,9 @@ impl PreFilterState {
 struct PreScoreState {
     constraints: Vec<Constraint>,
     ignored: HashSet<String>,
-    /// key → value → matching pods, for the domains of feasible nodes
-    /// (hostname domains are counted per node in Score).
-    counts: HashMap<String, HashMap<String, i64>>,
+    /// Matching pods for the domains of feasible nodes (hostname domains
+    /// are counted per node in Score).
+    counts: TopologyCounts,
     /// Per constraint: `ln(number of domains + 2)`, so constraints over
     /// many small domains do not drown out those over few big ones.
     weights: Vec<f64>,
@@ -213,7 +214,7 @@ impl PreFilter for PodTopologySpread {
             Ok(r) => r,
             Err(e) => return Status::Error(e.to_string()),
         };
-        let mut counts: HashMap<String, HashMap<String, i64>> = HashMap::new();
+        let mut counts = TopologyCounts::default();
         for node in snapshot.nodes() {
             if !has_all_keys(node, &constraints) {
                 continue;
@@ -223,12 +224,7 @@ impl PreFilter for PodTopologySpread {
                     continue;
                 }
                 let Some(value) = node.label(&c.topology_key) else { continue };
-                let n = c.count(node, pod.namespace());
-                *counts
-                    .entry(c.topology_key.clone())
-                    .or_default()
-                    .entry(value.to_string())
-                    .or_insert(0) += n;
+                counts.add(&c.topology_key, value, c.count(node, pod.namespace()));
             }
         }
         state.write(PreFilterState { constraints, counts });
@@ -246,7 +242,7 @@ impl Filter for PodTopologySpread {
                 return Status::unresolvable(REASON_MISSING_LABEL);
             };
             let self_match = i64::from(c.selector.matches(pod.labels()));
-            let matching = s.counts.get(&c.topology_key).and_then(|d| d.get(value)).copied().unwrap_or(0);
+            let matching = s.counts.get(&c.topology_key, value).unwrap_or(0);
             let skew = matching + self_match - s.min_match(&c.topology_key, c.min_domains);
             if skew > c.max_skew {
                 return Status::unschedulable(REASON_CONSTRAINTS);
@@ -271,7 +267,7 @@ impl PreScore for PodTopologySpread {
             Err(e) => return Status::Error(e.to_string()),
         };
         let mut ignored = HashSet::new();
-        let mut counts: HashMap<String, HashMap<String, i64>> = HashMap::new();
+        let mut counts = TopologyCounts::default();
         let mut domains = vec![0usize; constraints.len()];
         for node in feasible {
             if !has_all_keys(node, &constraints) {
@@ -283,10 +279,11 @@ impl PreScore for PodTopologySpread {
                     continue;
                 }
                 let Some(value) = node.label(&c.topology_key) else { continue };
-                let per_key = counts.entry(c.topology_key.clone()).or_default();
-                if !per_key.contains_key(value) {
-                    per_key.insert(value.to_string(), 0);
-                    domains[i] += 1;
+                if counts.get(&c.topology_key, value).is_none() {
+                    counts.add(&c.topology_key, value, 0);
+                    if let Some(d) = domains.get_mut(i) {
+                        *d += 1;
+                    }
                 }
             }
         }
@@ -301,7 +298,7 @@ impl PreScore for PodTopologySpread {
                     continue;
                 }
                 let Some(value) = node.label(&c.topology_key) else { continue };
-                if let Some(slot) = counts.get_mut(&c.topology_key).and_then(|d| d.get_mut(value)) {
+                if let Some(slot) = counts.get_mut(&c.topology_key, value) {
                     *slot += c.count(node, pod.namespace());
                 }
             }
@@ -344,7 +341,7 @@ impl Score for PodTopologySpread {
             let count = if c.topology_key == HOSTNAME_KEY {
                 c.count(node, pod.namespace())
             } else {
-                s.counts.get(&c.topology_key).and_then(|d| d.get(value)).copied().unwrap_or(0)
+                s.counts.get(&c.topology_key, value).unwrap_or(0)
             };
             score += count as f64 * weight + (c.max_skew - 1) as f64;
         }

@@ -99,15 +99,11 @@ impl Score for TaintToleration {
     /// The number of `PreferNoSchedule` taints the pod does not tolerate;
     /// only tolerations with an empty or `PreferNoSchedule` effect count.
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, String> {
-        let tolerations: Vec<Toleration> = pod_tolerations(pod)
-            .iter()
-            .filter(|t| matches!(t.effect.as_deref(), None | Some("") | Some("PreferNoSchedule")))
-            .cloned()
-            .collect();
+        let soft = |t: &&Toleration| matches!(t.effect.as_deref(), None | Some("") | Some("PreferNoSchedule"));
         let count = node_taints(node)
             .iter()
             .filter(|t| t.effect == "PreferNoSchedule")
-            .filter(|t| !tolerations.iter().any(|tol| tolerates(tol, t)))
+            .filter(|t| !pod_tolerations(pod).iter().filter(soft).any(|tol| tolerates(tol, t)))
             .count();
         Ok(count as i64)
     }
