@@ -27,14 +27,20 @@ use rkube_scheduler::{Cache, Configuration};
 const GROUPS: usize = 10;
 
 fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
-    pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+        .collect()
 }
 
 fn node(i: usize) -> Node {
     let name = format!("node-{i:05}");
     let labels = BTreeMap::from([
         ("kubernetes.io/hostname".to_string(), name.clone()),
-        ("topology.kubernetes.io/zone".to_string(), format!("zone-{}", i % 3)),
+        (
+            "topology.kubernetes.io/zone".to_string(),
+            format!("zone-{}", i % 3),
+        ),
     ]);
     Node {
         metadata: ObjectMeta {
@@ -44,7 +50,11 @@ fn node(i: usize) -> Node {
         },
         spec: None,
         status: Some(NodeStatus {
-            allocatable: Some(quantities(&[("cpu", "32"), ("memory", "128Gi"), ("pods", "110")])),
+            allocatable: Some(quantities(&[
+                ("cpu", "32"),
+                ("memory", "128Gi"),
+                ("pods", "110"),
+            ])),
             ..Default::default()
         }),
     }
@@ -90,11 +100,13 @@ fn pod(i: usize, scenario: Scenario) -> Pod {
         Scenario::AntiAffinity => {
             spec.affinity = Some(Affinity {
                 pod_anti_affinity: Some(PodAntiAffinity {
-                    required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                        label_selector: Some(selector),
-                        topology_key: "kubernetes.io/hostname".into(),
-                        ..Default::default()
-                    }]),
+                    required_during_scheduling_ignored_during_execution: Some(vec![
+                        PodAffinityTerm {
+                            label_selector: Some(selector),
+                            topology_key: "kubernetes.io/hostname".into(),
+                            ..Default::default()
+                        },
+                    ]),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -138,7 +150,9 @@ fn run(scenario: Scenario, nodes: usize, pods: usize) -> Result<(), Box<dyn std:
     }
     let mut snapshot = Snapshot::default();
     cache.update_snapshot(&mut snapshot);
-    let pending: Vec<Arc<PodInfo>> = (0..pods).map(|i| Arc::new(PodInfo::new(Arc::new(pod(i, scenario))))).collect();
+    let pending: Vec<Arc<PodInfo>> = (0..pods)
+        .map(|i| Arc::new(PodInfo::new(Arc::new(pod(i, scenario)))))
+        .collect();
 
     let mut latencies = Vec::with_capacity(pods);
     let mut failed = 0usize;
@@ -167,10 +181,17 @@ fn run(scenario: Scenario, nodes: usize, pods: usize) -> Result<(), Box<dyn std:
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo bench` passes `--bench`; only numeric arguments are ours.
-    let numbers: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let numbers: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let nodes = numbers.first().copied().unwrap_or(5000);
     let pods = numbers.get(1).copied().unwrap_or(10_000);
-    for scenario in [Scenario::Plain, Scenario::AntiAffinity, Scenario::TopologySpread] {
+    for scenario in [
+        Scenario::Plain,
+        Scenario::AntiAffinity,
+        Scenario::TopologySpread,
+    ] {
         run(scenario, nodes, pods)?;
     }
     Ok(())

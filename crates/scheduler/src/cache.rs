@@ -96,10 +96,13 @@ impl Cache {
 
     fn node_mut(&mut self, name: &str) -> &mut NodeInfo {
         self.dirty.insert(name.to_string());
-        let cached = self.nodes.entry(name.to_string()).or_insert_with(|| CachedNode {
-            info: Arc::new(NodeInfo::new(placeholder_node(name))),
-            known: false,
-        });
+        let cached = self
+            .nodes
+            .entry(name.to_string())
+            .or_insert_with(|| CachedNode {
+                info: Arc::new(NodeInfo::new(placeholder_node(name))),
+                known: false,
+            });
         Arc::make_mut(&mut cached.info)
     }
 
@@ -120,7 +123,10 @@ impl Cache {
 
     /// Removes a node; its pods stay until they are removed themselves.
     pub fn remove_node(&mut self, name: &str) {
-        let has_pods = self.nodes.get(name).is_some_and(|n| !n.info.pods().is_empty());
+        let has_pods = self
+            .nodes
+            .get(name)
+            .is_some_and(|n| !n.info.pods().is_empty());
         if has_pods {
             let info = self.node_mut(name);
             info.set_node(placeholder_node(name));
@@ -156,7 +162,10 @@ impl Cache {
         let state = self.pods.remove(key)?;
         let node = state.node.clone();
         self.node_mut(&node).remove_pod(key);
-        let orphaned = self.nodes.get(&node).is_some_and(|n| !n.known && n.info.pods().is_empty());
+        let orphaned = self
+            .nodes
+            .get(&node)
+            .is_some_and(|n| !n.known && n.info.pods().is_empty());
         if orphaned {
             self.nodes.remove(&node);
             self.dirty.remove(&node);
@@ -177,7 +186,10 @@ impl Cache {
     /// The bind call returned; start the expiry clock if one is configured.
     pub fn finish_binding(&mut self, key: &str, now: Instant) -> Result<(), CacheError> {
         let ttl = self.assumed_ttl;
-        let state = self.pods.get_mut(key).ok_or_else(|| CacheError::NotFound(key.to_string()))?;
+        let state = self
+            .pods
+            .get_mut(key)
+            .ok_or_else(|| CacheError::NotFound(key.to_string()))?;
         if !state.assumed {
             return Err(CacheError::NotAssumed(key.to_string()));
         }
@@ -201,7 +213,9 @@ impl Cache {
     /// it if it was bound elsewhere) or adds it.
     pub fn add_pod(&mut self, pod: Pod) -> Result<(), CacheError> {
         let key = pod_key(&pod);
-        let node = node_name_of(&pod).ok_or_else(|| CacheError::NotBound(key.clone()))?.to_string();
+        let node = node_name_of(&pod)
+            .ok_or_else(|| CacheError::NotBound(key.clone()))?
+            .to_string();
         if let Some(state) = self.pods.get(&key) {
             if !state.assumed {
                 return Err(CacheError::AlreadyPresent(key));
@@ -215,15 +229,20 @@ impl Cache {
     /// A bound pod changed.
     pub fn update_pod(&mut self, pod: Pod) -> Result<(), CacheError> {
         let key = pod_key(&pod);
-        let node = node_name_of(&pod).ok_or_else(|| CacheError::NotBound(key.clone()))?.to_string();
-        self.unplace(&key).ok_or_else(|| CacheError::NotFound(key.clone()))?;
+        let node = node_name_of(&pod)
+            .ok_or_else(|| CacheError::NotBound(key.clone()))?
+            .to_string();
+        self.unplace(&key)
+            .ok_or_else(|| CacheError::NotFound(key.clone()))?;
         self.place(Arc::new(PodInfo::new(Arc::new(pod))), &node, false);
         Ok(())
     }
 
     /// A bound (or assumed) pod was deleted.
     pub fn remove_pod(&mut self, key: &str) -> Result<(), CacheError> {
-        self.unplace(key).map(|_| ()).ok_or_else(|| CacheError::NotFound(key.to_string()))
+        self.unplace(key)
+            .map(|_| ())
+            .ok_or_else(|| CacheError::NotFound(key.to_string()))
     }
 
     /// Drops assumed pods whose binding finished more than the TTL ago;
@@ -262,10 +281,9 @@ impl Cache {
         // Incremental updates assume `snapshot` is the one this cache updated
         // last; anything else gets rebuilt.
         let same_nodes = snapshot.nodes().len() == self.node_count()
-            && self
-                .dirty
-                .iter()
-                .all(|name| snapshot.get(name).is_some() || self.nodes.get(name).is_none_or(|n| !n.known));
+            && self.dirty.iter().all(|name| {
+                snapshot.get(name).is_some() || self.nodes.get(name).is_none_or(|n| !n.known)
+            });
         if self.nodes_changed || self.namespaces_changed || !same_nodes {
             let nodes = self
                 .nodes
@@ -309,7 +327,10 @@ mod tests {
         let mut snap = Snapshot::default();
         let p = info(pod("p").cpu("1").build());
         assert_eq!(cache.assume_pod(p.clone(), "n1"), Ok(()));
-        assert_eq!(cache.assume_pod(p.clone(), "n1"), Err(CacheError::AlreadyPresent(p.key())));
+        assert_eq!(
+            cache.assume_pod(p.clone(), "n1"),
+            Err(CacheError::AlreadyPresent(p.key()))
+        );
         cache.update_snapshot(&mut snap);
         assert_eq!(requested(&snap, "n1"), 1000);
         assert!(cache.is_assumed(&p.key()));
@@ -332,7 +353,10 @@ mod tests {
         cache.update_snapshot(&mut snap);
         assert_eq!((requested(&snap, "n1"), requested(&snap, "n2")), (0, 1000));
         assert!(!cache.is_assumed("default/p"));
-        assert_eq!(cache.forget_pod("default/p"), Err(CacheError::NotAssumed("default/p".into())));
+        assert_eq!(
+            cache.forget_pod("default/p"),
+            Err(CacheError::NotAssumed("default/p".into()))
+        );
     }
 
     #[test]
@@ -342,10 +366,20 @@ mod tests {
         cache.add_node(node("n1").build());
         let p = info(pod("p").build());
         assert_eq!(cache.assume_pod(p.clone(), "n1"), Ok(()));
-        assert!(cache.cleanup_expired(start + Duration::from_secs(3600)).is_empty(), "no deadline before binding finished");
+        assert!(
+            cache
+                .cleanup_expired(start + Duration::from_secs(3600))
+                .is_empty(),
+            "no deadline before binding finished"
+        );
         assert_eq!(cache.finish_binding(&p.key(), start), Ok(()));
-        assert!(cache.cleanup_expired(start + Duration::from_secs(29)).is_empty());
-        assert_eq!(cache.cleanup_expired(start + Duration::from_secs(30)), vec![p.key()]);
+        assert!(cache
+            .cleanup_expired(start + Duration::from_secs(29))
+            .is_empty());
+        assert_eq!(
+            cache.cleanup_expired(start + Duration::from_secs(30)),
+            vec![p.key()]
+        );
         assert_eq!(cache.pod_node(&p.key()), None);
     }
 
@@ -359,8 +393,14 @@ mod tests {
         assert_eq!(snap.nodes().len(), 2);
         let old = snap.clone();
 
-        assert_eq!(cache.add_pod(pod("x").cpu("1").node_name("a").build()), Ok(()));
-        assert_eq!(cache.update_pod(pod("x").cpu("2").node_name("a").build()), Ok(()));
+        assert_eq!(
+            cache.add_pod(pod("x").cpu("1").node_name("a").build()),
+            Ok(())
+        );
+        assert_eq!(
+            cache.update_pod(pod("x").cpu("2").node_name("a").build()),
+            Ok(())
+        );
         cache.update_snapshot(&mut snap);
         assert_eq!(requested(&snap, "a"), 2000);
         assert_eq!(requested(&old, "a"), 0, "older snapshots are not mutated");
@@ -377,9 +417,18 @@ mod tests {
         cache.remove_node("b");
         assert_eq!(cache.remove_pod("default/x"), Ok(()));
         cache.update_snapshot(&mut snap);
-        assert_eq!(snap.nodes().iter().map(|n| n.name()).collect::<Vec<_>>(), vec!["a", "c"]);
+        assert_eq!(
+            snap.nodes().iter().map(|n| n.name()).collect::<Vec<_>>(),
+            vec!["a", "c"]
+        );
         assert_eq!(requested(&snap, "a"), 0);
-        assert_eq!(cache.remove_pod("default/x"), Err(CacheError::NotFound("default/x".into())));
-        assert_eq!(cache.add_pod(pod("z").build()), Err(CacheError::NotBound("default/z".into())));
+        assert_eq!(
+            cache.remove_pod("default/x"),
+            Err(CacheError::NotFound("default/x".into()))
+        );
+        assert_eq!(
+            cache.add_pod(pod("z").build()),
+            Err(CacheError::NotBound("default/z".into()))
+        );
     }
 }

@@ -213,7 +213,10 @@ fn merge(defaults: &[PluginRef], custom: &PluginSet) -> Vec<PluginRef> {
     let mut out = Vec::new();
     let mut used = HashSet::new();
     if !disabled.contains("*") {
-        for d in defaults.iter().filter(|d| !disabled.contains(d.name.as_str())) {
+        for d in defaults
+            .iter()
+            .filter(|d| !disabled.contains(d.name.as_str()))
+        {
             match custom.enabled.iter().position(|c| c.name == d.name) {
                 Some(i) => {
                     used.insert(i);
@@ -247,14 +250,22 @@ fn expand(
     let disabled: HashSet<&str> = specific.disabled.iter().map(|p| p.name.as_str()).collect();
     let explicit: HashSet<&str> = specific.enabled.iter().map(|p| p.name.as_str()).collect();
     let in_multi: HashSet<&str> = multi.iter().map(|p| p.name.as_str()).collect();
-    let overrides = specific.enabled.iter().filter(|p| in_multi.contains(p.name.as_str()));
+    let overrides = specific
+        .enabled
+        .iter()
+        .filter(|p| in_multi.contains(p.name.as_str()));
     let from_multi = multi.iter().filter(|p| {
         !explicit.contains(p.name.as_str())
             && !disabled.contains("*")
             && !disabled.contains(p.name.as_str())
-            && instances.get(&p.name).is_some_and(|i| point.implemented_by(i.as_ref()))
+            && instances
+                .get(&p.name)
+                .is_some_and(|i| point.implemented_by(i.as_ref()))
     });
-    let others = specific.enabled.iter().filter(|p| !in_multi.contains(p.name.as_str()));
+    let others = specific
+        .enabled
+        .iter()
+        .filter(|p| !in_multi.contains(p.name.as_str()));
     overrides.chain(from_multi).chain(others).cloned().collect()
 }
 
@@ -297,12 +308,16 @@ impl Configuration {
 
     /// Parses a YAML (or JSON) document.
     pub fn from_yaml(text: &str, registry: &Registry) -> Result<Self, ConfigError> {
-        let doc: KubeSchedulerConfiguration = serde_yaml::from_str(text).map_err(ConfigError::Parse)?;
+        let doc: KubeSchedulerConfiguration =
+            serde_yaml::from_str(text).map_err(ConfigError::Parse)?;
         Self::from_document(doc, registry)
     }
 
     /// Builds profiles from a parsed document.
-    pub fn from_document(doc: KubeSchedulerConfiguration, registry: &Registry) -> Result<Self, ConfigError> {
+    pub fn from_document(
+        doc: KubeSchedulerConfiguration,
+        registry: &Registry,
+    ) -> Result<Self, ConfigError> {
         if doc.api_version != API_VERSION || doc.kind != KIND {
             return Err(ConfigError::WrongType {
                 api_version: doc.api_version,
@@ -324,13 +339,16 @@ impl Configuration {
         for p in profiles_config {
             let profile = build_profile(p, registry)?;
             if !names.insert(profile.scheduler_name().to_string()) {
-                return Err(ConfigError::DuplicateProfile(profile.scheduler_name().to_string()));
+                return Err(ConfigError::DuplicateProfile(
+                    profile.scheduler_name().to_string(),
+                ));
             }
             profiles.push(profile);
         }
         Ok(Configuration {
             profiles,
-            percentage_of_nodes_to_score: percentage(doc.percentage_of_nodes_to_score)?.unwrap_or(0),
+            percentage_of_nodes_to_score: percentage(doc.percentage_of_nodes_to_score)?
+                .unwrap_or(0),
             pod_initial_backoff: Duration::from_secs(initial.unsigned_abs()),
             pod_max_backoff: Duration::from_secs(max.unsigned_abs()),
         })
@@ -338,14 +356,19 @@ impl Configuration {
 
     /// The profile serving `scheduler_name`.
     pub fn profile(&self, scheduler_name: &str) -> Option<&Profile> {
-        self.profiles.iter().find(|p| p.scheduler_name() == scheduler_name)
+        self.profiles
+            .iter()
+            .find(|p| p.scheduler_name() == scheduler_name)
     }
 }
 
 fn build_profile(config: ProfileConfig, registry: &Registry) -> Result<Profile, ConfigError> {
     let mut args: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     for pc in config.plugin_config {
-        if args.insert(pc.name.clone(), pc.args.unwrap_or(serde_json::Value::Null)).is_some() {
+        if args
+            .insert(pc.name.clone(), pc.args.unwrap_or(serde_json::Value::Null))
+            .is_some()
+        {
             return Err(ConfigError::DuplicatePluginConfig(pc.name));
         }
     }
@@ -373,7 +396,8 @@ fn build_profile(config: ProfileConfig, registry: &Registry) -> Result<Profile, 
         .scheduler_name
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| DEFAULT_SCHEDULER_NAME.to_string());
-    let mut profile = Profile::new(name).with_percentage_of_nodes_to_score(percentage(config.percentage_of_nodes_to_score)?);
+    let mut profile = Profile::new(name)
+        .with_percentage_of_nodes_to_score(percentage(config.percentage_of_nodes_to_score)?);
     for point in POINTS {
         for r in expand(point, &multi, plugins.set(point), &instances) {
             let Some(plugin) = instances.get(&r.name) else {
@@ -394,18 +418,37 @@ mod tests {
     }
 
     fn weights(profile: &Profile) -> Vec<(&'static str, i64)> {
-        profile.score_plugins().iter().map(|w| (w.plugin.name(), w.weight)).collect()
+        profile
+            .score_plugins()
+            .iter()
+            .map(|w| (w.plugin.name(), w.weight))
+            .collect()
     }
 
     #[test]
     fn defaults_match_upstream() {
-        let config = Configuration::defaults(&Registry::default()).unwrap_or_else(|e| panic!("{e}"));
-        let p = config.profile(DEFAULT_SCHEDULER_NAME).unwrap_or_else(|| panic!("no default profile"));
+        let config =
+            Configuration::defaults(&Registry::default()).unwrap_or_else(|e| panic!("{e}"));
+        let p = config
+            .profile(DEFAULT_SCHEDULER_NAME)
+            .unwrap_or_else(|| panic!("no default profile"));
         assert_eq!(
             names(p.filter_plugins()),
-            vec!["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
+            vec![
+                "NodeUnschedulable",
+                "NodeName",
+                "TaintToleration",
+                "NodeAffinity",
+                "NodePorts",
+                "NodeResourcesFit",
+                "PodTopologySpread",
+                "InterPodAffinity"
+            ]
         );
-        assert_eq!(names(p.pre_filter_plugins()), vec!["NodeAffinity", "PodTopologySpread", "InterPodAffinity"]);
+        assert_eq!(
+            names(p.pre_filter_plugins()),
+            vec!["NodeAffinity", "PodTopologySpread", "InterPodAffinity"]
+        );
         assert_eq!(
             weights(p),
             vec![
@@ -418,7 +461,10 @@ mod tests {
                 ("ImageLocality", 1)
             ]
         );
-        assert_eq!((config.pod_initial_backoff, config.pod_max_backoff), (Duration::from_secs(1), Duration::from_secs(10)));
+        assert_eq!(
+            (config.pod_initial_backoff, config.pod_max_backoff),
+            (Duration::from_secs(1), Duration::from_secs(10))
+        );
     }
 
     #[test]
@@ -455,11 +501,14 @@ profiles:
           weight: 2
         - name: memory
 "#;
-        let config = Configuration::from_yaml(yaml, &Registry::default()).unwrap_or_else(|e| panic!("{e}"));
+        let config =
+            Configuration::from_yaml(yaml, &Registry::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.profiles.len(), 2);
         assert_eq!(config.percentage_of_nodes_to_score, 50);
         assert_eq!(config.pod_max_backoff, Duration::from_secs(20));
-        let p = config.profile("bin-packer").unwrap_or_else(|| panic!("no bin-packer"));
+        let p = config
+            .profile("bin-packer")
+            .unwrap_or_else(|| panic!("no bin-packer"));
         assert_eq!(
             weights(p),
             vec![
@@ -488,7 +537,8 @@ profiles:
     score:
       enabled: [{name: ImageLocality, weight: 4}]
 "#;
-        let config = Configuration::from_yaml(yaml, &Registry::default()).unwrap_or_else(|e| panic!("{e}"));
+        let config =
+            Configuration::from_yaml(yaml, &Registry::default()).unwrap_or_else(|e| panic!("{e}"));
         let p = &config.profiles[0];
         assert_eq!(names(p.filter_plugins()), vec!["NodeResourcesFit"]);
         assert_eq!(weights(p), vec![("ImageLocality", 4)]);
@@ -497,7 +547,8 @@ profiles:
 
     #[test]
     fn bad_configurations_are_rejected() {
-        let header = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n";
+        let header =
+            "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n";
         let cases = [
             ("wrong kind", "apiVersion: v1\nkind: Pod\n".to_string()),
             ("not yaml", "{{{".to_string()),
@@ -516,7 +567,10 @@ profiles:
             ),
         ];
         for (name, yaml) in cases {
-            assert!(Configuration::from_yaml(&yaml, &Registry::default()).is_err(), "{name}");
+            assert!(
+                Configuration::from_yaml(&yaml, &Registry::default()).is_err(),
+                "{name}"
+            );
         }
     }
 }

@@ -22,6 +22,6 @@ pub mod selector;
 pub(crate) mod testing;
 
 pub use cache::Cache;
-pub use config::{Configuration, ConfigError};
+pub use config::{ConfigError, Configuration};
 pub use framework::{Algorithm, PodInfo, Profile, ScheduleError, ScheduleResult, Snapshot};
 pub use queue::SchedulingQueue;

@@ -175,6 +175,9 @@ mod tests {
     #[test]
     fn huge_quantities_saturate() {
         assert_eq!(value(&q("100Ei")), Ok(i64::MAX));
-        assert_eq!(value(&q("99999999999999999999999999999999999")), Ok(i64::MAX));
+        assert_eq!(
+            value(&q("99999999999999999999999999999999999")),
+            Ok(i64::MAX)
+        );
     }
 }

@@ -91,7 +91,12 @@ pub struct QueuedPod {
 
 impl QueuedPod {
     fn priority(&self) -> i32 {
-        self.info.pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
+        self.info
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.priority)
+            .unwrap_or(0)
     }
 }
 
@@ -304,7 +309,10 @@ impl SchedulingQueue {
         let stale: Vec<PodKey> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.queue == QueueName::Unschedulable && now.duration_since(e.pod.timestamp) >= MAX_IN_UNSCHEDULABLE)
+            .filter(|(_, e)| {
+                e.queue == QueueName::Unschedulable
+                    && now.duration_since(e.pod.timestamp) >= MAX_IN_UNSCHEDULABLE
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for key in stale {
@@ -335,11 +343,12 @@ impl SchedulingQueue {
     pub fn add_unschedulable(&mut self, mut pod: QueuedPod, waiting_for: BTreeSet<ClusterEvent>) {
         pod.timestamp = self.clock.now();
         pod.waiting_for = waiting_for;
-        let target = if self.move_request_cycle >= pod.scheduling_cycle || pod.waiting_for.is_empty() {
-            QueueName::Backoff
-        } else {
-            QueueName::Unschedulable
-        };
+        let target =
+            if self.move_request_cycle >= pod.scheduling_cycle || pod.waiting_for.is_empty() {
+                QueueName::Backoff
+            } else {
+                QueueName::Unschedulable
+            };
         self.insert(pod, target);
     }
 
@@ -357,7 +366,9 @@ impl SchedulingQueue {
         let waiting: Vec<PodKey> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.queue == QueueName::Unschedulable && e.pod.waiting_for.contains(&event))
+            .filter(|(_, e)| {
+                e.queue == QueueName::Unschedulable && e.pod.waiting_for.contains(&event)
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for key in waiting {
@@ -433,7 +444,10 @@ mod tests {
         let p = q.pop().unwrap_or_else(|| panic!("backoff over"));
         assert_eq!(p.attempts, 2);
         q.add_after_error(p);
-        assert_eq!(q.next_backoff_expiry(), Some(clock.now() + Duration::from_secs(2)));
+        assert_eq!(
+            q.next_backoff_expiry(),
+            Some(clock.now() + Duration::from_secs(2))
+        );
     }
 
     #[test]
@@ -446,7 +460,11 @@ mod tests {
         q.on_event(ClusterEvent::AssignedPodDeleted);
         assert_eq!(q.queue_of("default/p"), Some(QueueName::Unschedulable));
         q.on_event(ClusterEvent::NodeAdded);
-        assert_eq!(q.queue_of("default/p"), Some(QueueName::Backoff), "moved, but backoff not over");
+        assert_eq!(
+            q.queue_of("default/p"),
+            Some(QueueName::Backoff),
+            "moved, but backoff not over"
+        );
         clock.advance(Duration::from_secs(1));
         assert_eq!(names(&mut q), vec!["p"]);
     }
@@ -482,12 +500,30 @@ mod tests {
         q.add(pod("b").build());
         let a = q.pop().unwrap_or_else(|| panic!("a should pop"));
         q.add_unschedulable(a, BTreeSet::from([ClusterEvent::NodeAdded]));
-        assert_eq!(q.pending(), PendingCounts { active: 1, backoff: 0, unschedulable: 1 });
+        assert_eq!(
+            q.pending(),
+            PendingCounts {
+                active: 1,
+                backoff: 0,
+                unschedulable: 1
+            }
+        );
         q.update(pod("a").label("fixed", "yes").build());
-        assert_eq!(q.queue_of("default/a"), Some(QueueName::Backoff), "an updated pod gets another chance");
+        assert_eq!(
+            q.queue_of("default/a"),
+            Some(QueueName::Backoff),
+            "an updated pod gets another chance"
+        );
         q.update(pod("b").priority(5).build());
         q.delete("default/a");
-        assert_eq!(q.pending(), PendingCounts { active: 1, backoff: 0, unschedulable: 0 });
+        assert_eq!(
+            q.pending(),
+            PendingCounts {
+                active: 1,
+                backoff: 0,
+                unschedulable: 0
+            }
+        );
         let b = q.pop().unwrap_or_else(|| panic!("b should pop"));
         assert_eq!(b.info.pod.spec.as_ref().and_then(|s| s.priority), Some(5));
     }

@@ -136,7 +136,10 @@ impl Resources {
 }
 
 fn container_request(container: &Container, missing: MissingRequests) -> Resources {
-    let requests = container.resources.as_ref().and_then(|r| r.requests.as_ref());
+    let requests = container
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref());
     let mut out = requests.map(Resources::from_list).unwrap_or_default();
     if missing == MissingRequests::AsDefaults {
         if !requests.is_some_and(|r| r.contains_key(CPU)) {
@@ -250,7 +253,10 @@ pub(crate) mod tests {
             (
                 "app containers are summed",
                 pod(
-                    vec![container(&[("cpu", "1")], false), container(&[("cpu", "500m")], false)],
+                    vec![
+                        container(&[("cpu", "1")], false),
+                        container(&[("cpu", "500m")], false),
+                    ],
                     vec![],
                     &[],
                 ),
@@ -258,46 +264,79 @@ pub(crate) mod tests {
             ),
             (
                 "a big init container dominates",
-                pod(vec![container(&[("cpu", "1")], false)], vec![container(&[("cpu", "3")], false)], &[]),
+                pod(
+                    vec![container(&[("cpu", "1")], false)],
+                    vec![container(&[("cpu", "3")], false)],
+                    &[],
+                ),
                 3000,
             ),
             (
                 "sidecars add to app containers",
-                pod(vec![container(&[("cpu", "1")], false)], vec![container(&[("cpu", "1")], true)], &[]),
+                pod(
+                    vec![container(&[("cpu", "1")], false)],
+                    vec![container(&[("cpu", "1")], true)],
+                    &[],
+                ),
                 2000,
             ),
             (
                 "an init container after a sidecar runs beside it",
                 pod(
                     vec![container(&[("cpu", "1")], false)],
-                    vec![container(&[("cpu", "1")], true), container(&[("cpu", "2500m")], false)],
+                    vec![
+                        container(&[("cpu", "1")], true),
+                        container(&[("cpu", "2500m")], false),
+                    ],
                     &[],
                 ),
                 3500,
             ),
             (
                 "overhead is added",
-                pod(vec![container(&[("cpu", "1")], false)], vec![], &[("cpu", "250m")]),
+                pod(
+                    vec![container(&[("cpu", "1")], false)],
+                    vec![],
+                    &[("cpu", "250m")],
+                ),
                 1250,
             ),
         ];
         for (name, pod, milli_cpu) in cases {
-            assert_eq!(pod_request(&pod, MissingRequests::AsZero).milli_cpu, milli_cpu, "{name}");
+            assert_eq!(
+                pod_request(&pod, MissingRequests::AsZero).milli_cpu,
+                milli_cpu,
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn missing_requests_count_as_defaults_only_when_asked() {
-        let p = pod(vec![container(&[], false), container(&[("memory", "1Gi")], false)], vec![], &[]);
+        let p = pod(
+            vec![
+                container(&[], false),
+                container(&[("memory", "1Gi")], false),
+            ],
+            vec![],
+            &[],
+        );
         let zero = pod_request(&p, MissingRequests::AsZero);
         assert_eq!((zero.milli_cpu, zero.memory), (0, 1 << 30));
         let defaults = pod_request(&p, MissingRequests::AsDefaults);
-        assert_eq!((defaults.milli_cpu, defaults.memory), (200, DEFAULT_MEMORY_REQUEST + (1 << 30)));
+        assert_eq!(
+            (defaults.milli_cpu, defaults.memory),
+            (200, DEFAULT_MEMORY_REQUEST + (1 << 30))
+        );
     }
 
     #[test]
     fn pod_level_requests_override_container_sum() {
-        let mut p = pod(vec![container(&[("cpu", "1"), ("memory", "1Gi")], false)], vec![], &[]);
+        let mut p = pod(
+            vec![container(&[("cpu", "1"), ("memory", "1Gi")], false)],
+            vec![],
+            &[],
+        );
         if let Some(spec) = p.spec.as_mut() {
             spec.resources = Some(ResourceRequirements {
                 requests: Some(list(&[("cpu", "4")])),
@@ -310,7 +349,11 @@ pub(crate) mod tests {
 
     #[test]
     fn extended_resources_are_tracked_by_name() {
-        let p = pod(vec![container(&[("example.com/gpu", "2")], false)], vec![], &[]);
+        let p = pod(
+            vec![container(&[("example.com/gpu", "2")], false)],
+            vec![],
+            &[],
+        );
         let r = pod_request(&p, MissingRequests::AsZero);
         assert_eq!(r.get("example.com/gpu"), 2);
         assert!(!r.is_zero());

@@ -272,7 +272,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelectorRequirement, ObjectMeta};
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
@@ -288,7 +291,11 @@ mod tests {
         let app_web = labels(&[("app", "web"), ("tier", "front")]);
         let cases: Vec<(&str, Option<LabelSelector>, bool)> = vec![
             ("a missing selector selects nothing", None, false),
-            ("an empty selector selects everything", Some(LabelSelector::default()), true),
+            (
+                "an empty selector selects everything",
+                Some(LabelSelector::default()),
+                true,
+            ),
             (
                 "matchLabels must all match",
                 Some(LabelSelector {
@@ -324,13 +331,22 @@ mod tests {
         ];
         for (name, sel, want) in cases {
             let compiled = Selector::from_label_selector(sel.as_ref());
-            assert_eq!(compiled.map(|s| s.matches(Some(&app_web))), Ok(want), "{name}");
+            assert_eq!(
+                compiled.map(|s| s.matches(Some(&app_web))),
+                Ok(want),
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn invalid_selectors_are_errors() {
-        let bad = [expr("a", "In", &[]), expr("a", "Exists", &["x"]), expr("a", "Gt", &["1"]), expr("a", "Near", &[])];
+        let bad = [
+            expr("a", "In", &[]),
+            expr("a", "Exists", &["x"]),
+            expr("a", "Gt", &["1"]),
+            expr("a", "Near", &[]),
+        ];
         for e in bad {
             let sel = LabelSelector {
                 match_expressions: Some(vec![e.clone()]),
@@ -355,24 +371,47 @@ mod tests {
             operator: op.into(),
             values: Some(v.iter().map(|s| s.to_string()).collect()),
         };
-        let term = |exprs: Vec<NodeSelectorRequirement>, fields: Vec<NodeSelectorRequirement>| NodeSelectorTerm {
-            match_expressions: Some(exprs),
-            match_fields: Some(fields),
+        let term = |exprs: Vec<NodeSelectorRequirement>, fields: Vec<NodeSelectorRequirement>| {
+            NodeSelectorTerm {
+                match_expressions: Some(exprs),
+                match_fields: Some(fields),
+            }
         };
         let cases = [
-            ("Gt compares integers", vec![term(vec![req("cores", "Gt", &["4"])], vec![])], true),
-            ("Lt compares integers", vec![term(vec![req("cores", "Lt", &["4"])], vec![])], false),
-            ("matchFields on the name", vec![term(vec![], vec![req("metadata.name", "In", &["n1"])])], true),
-            ("an empty term matches nothing", vec![term(vec![], vec![])], false),
+            (
+                "Gt compares integers",
+                vec![term(vec![req("cores", "Gt", &["4"])], vec![])],
+                true,
+            ),
+            (
+                "Lt compares integers",
+                vec![term(vec![req("cores", "Lt", &["4"])], vec![])],
+                false,
+            ),
+            (
+                "matchFields on the name",
+                vec![term(vec![], vec![req("metadata.name", "In", &["n1"])])],
+                true,
+            ),
+            (
+                "an empty term matches nothing",
+                vec![term(vec![], vec![])],
+                false,
+            ),
             (
                 "any matching term is enough",
-                vec![term(vec![req("zone", "In", &["b"])], vec![]), term(vec![req("zone", "In", &["a"])], vec![])],
+                vec![
+                    term(vec![req("zone", "In", &["b"])], vec![]),
+                    term(vec![req("zone", "In", &["a"])], vec![]),
+                ],
                 true,
             ),
             ("no terms match nothing", vec![], false),
         ];
         for (name, terms, want) in cases {
-            let m = NodeSelectorMatcher::compile(&NodeSelector { node_selector_terms: terms });
+            let m = NodeSelectorMatcher::compile(&NodeSelector {
+                node_selector_terms: terms,
+            });
             assert_eq!(m.map(|m| m.matches(&node)), Ok(want), "{name}");
         }
     }

@@ -21,7 +21,10 @@ pub fn node(name: &str) -> NodeBuilder {
     NodeBuilder(Node {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(BTreeMap::from([("kubernetes.io/hostname".to_string(), name.to_string())])),
+            labels: Some(BTreeMap::from([(
+                "kubernetes.io/hostname".to_string(),
+                name.to_string(),
+            )])),
             ..Default::default()
         },
         spec: Some(NodeSpec::default()),
@@ -49,7 +52,11 @@ impl NodeBuilder {
         self.resource("memory", q)
     }
     pub fn label(mut self, k: &str, v: &str) -> Self {
-        self.0.metadata.labels.get_or_insert_with(Default::default).insert(k.into(), v.into());
+        self.0
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
         self
     }
     pub fn zone(self, zone: &str) -> Self {
@@ -74,10 +81,13 @@ impl NodeBuilder {
     }
     pub fn image(mut self, name: &str, size: i64) -> Self {
         if let Some(status) = self.0.status.as_mut() {
-            status.images.get_or_insert_with(Vec::new).push(ContainerImage {
-                names: Some(vec![name.into()]),
-                size_bytes: Some(size),
-            });
+            status
+                .images
+                .get_or_insert_with(Vec::new)
+                .push(ContainerImage {
+                    names: Some(vec![name.into()]),
+                    size_bytes: Some(size),
+                });
         }
         self
     }
@@ -108,7 +118,12 @@ pub fn pod(name: &str) -> PodBuilder {
 /// Builds a label selector from `matchLabels` pairs.
 pub fn selector(pairs: &[(&str, &str)]) -> LabelSelector {
     LabelSelector {
-        match_labels: Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+        match_labels: Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
         match_expressions: None,
     }
 }
@@ -154,7 +169,11 @@ impl PodBuilder {
         self
     }
     pub fn label(mut self, k: &str, v: &str) -> Self {
-        self.0.metadata.labels.get_or_insert_with(Default::default).insert(k.into(), v.into());
+        self.0
+            .metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
         self
     }
     pub fn resource(mut self, name: &str, q: &str) -> Self {
@@ -177,13 +196,16 @@ impl PodBuilder {
         self
     }
     pub fn host_port_on(mut self, ip: &str, protocol: &str, port: i32) -> Self {
-        self.main().ports.get_or_insert_with(Vec::new).push(ContainerPort {
-            container_port: port,
-            host_port: Some(port),
-            host_ip: (!ip.is_empty()).then(|| ip.to_string()),
-            protocol: (!protocol.is_empty()).then(|| protocol.to_string()),
-            name: None,
-        });
+        self.main()
+            .ports
+            .get_or_insert_with(Vec::new)
+            .push(ContainerPort {
+                container_port: port,
+                host_port: Some(port),
+                host_ip: (!ip.is_empty()).then(|| ip.to_string()),
+                protocol: (!protocol.is_empty()).then(|| protocol.to_string()),
+                name: None,
+            });
         self
     }
     pub fn host_port(self, port: i32) -> Self {
@@ -194,23 +216,32 @@ impl PodBuilder {
         self
     }
     pub fn node_selector(mut self, k: &str, v: &str) -> Self {
-        self.spec().node_selector.get_or_insert_with(Default::default).insert(k.into(), v.into());
+        self.spec()
+            .node_selector
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
         self
     }
     pub fn required_node_affinity(mut self, terms: Vec<Vec<NodeSelectorRequirement>>) -> Self {
-        self.affinity().node_affinity.get_or_insert_with(NodeAffinity::default).required_during_scheduling_ignored_during_execution =
-            Some(NodeSelector {
-                node_selector_terms: terms
-                    .into_iter()
-                    .map(|r| NodeSelectorTerm {
-                        match_expressions: Some(r),
-                        match_fields: None,
-                    })
-                    .collect(),
-            });
+        self.affinity()
+            .node_affinity
+            .get_or_insert_with(NodeAffinity::default)
+            .required_during_scheduling_ignored_during_execution = Some(NodeSelector {
+            node_selector_terms: terms
+                .into_iter()
+                .map(|r| NodeSelectorTerm {
+                    match_expressions: Some(r),
+                    match_fields: None,
+                })
+                .collect(),
+        });
         self
     }
-    pub fn preferred_node_affinity(mut self, weight: i32, reqs: Vec<NodeSelectorRequirement>) -> Self {
+    pub fn preferred_node_affinity(
+        mut self,
+        weight: i32,
+        reqs: Vec<NodeSelectorRequirement>,
+    ) -> Self {
         self.affinity()
             .node_affinity
             .get_or_insert_with(NodeAffinity::default)
@@ -227,13 +258,16 @@ impl PodBuilder {
     }
     pub fn toleration(mut self, key: &str, operator: &str, value: &str, effect: &str) -> Self {
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        self.spec().tolerations.get_or_insert_with(Vec::new).push(Toleration {
-            key: opt(key),
-            operator: opt(operator),
-            value: opt(value),
-            effect: opt(effect),
-            toleration_seconds: None,
-        });
+        self.spec()
+            .tolerations
+            .get_or_insert_with(Vec::new)
+            .push(Toleration {
+                key: opt(key),
+                operator: opt(operator),
+                value: opt(value),
+                effect: opt(effect),
+                toleration_seconds: None,
+            });
         self
     }
     pub fn pod_affinity(mut self, t: PodAffinityTerm) -> Self {
@@ -279,17 +313,25 @@ impl PodBuilder {
         self
     }
     pub fn spread(mut self, max_skew: i32, key: &str, when: &str, sel: &[(&str, &str)]) -> Self {
-        self.spec().topology_spread_constraints.get_or_insert_with(Vec::new).push(TopologySpreadConstraint {
-            max_skew,
-            topology_key: key.into(),
-            when_unsatisfiable: when.into(),
-            label_selector: Some(selector(sel)),
-            ..Default::default()
-        });
+        self.spec()
+            .topology_spread_constraints
+            .get_or_insert_with(Vec::new)
+            .push(TopologySpreadConstraint {
+                max_skew,
+                topology_key: key.into(),
+                when_unsatisfiable: when.into(),
+                label_selector: Some(selector(sel)),
+                ..Default::default()
+            });
         self
     }
     pub fn min_domains(mut self, n: i32) -> Self {
-        if let Some(c) = self.spec().topology_spread_constraints.as_mut().and_then(|c| c.last_mut()) {
+        if let Some(c) = self
+            .spec()
+            .topology_spread_constraints
+            .as_mut()
+            .and_then(|c| c.last_mut())
+        {
             c.min_domains = Some(n);
         }
         self
@@ -299,9 +341,10 @@ impl PodBuilder {
         self
     }
     pub fn terminating(mut self) -> Self {
-        self.0.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
-        ));
+        self.0.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ));
         self
     }
     pub fn build(self) -> Pod {
@@ -315,9 +358,16 @@ impl PodBuilder {
 /// A snapshot of `nodes` with `pods` placed on the node named by each pod's
 /// `spec.nodeName`.
 pub fn snapshot(nodes: Vec<Node>, pods: Vec<Pod>) -> Snapshot {
-    let mut infos: Vec<NodeInfo> = nodes.into_iter().map(|n| NodeInfo::new(Arc::new(n))).collect();
+    let mut infos: Vec<NodeInfo> = nodes
+        .into_iter()
+        .map(|n| NodeInfo::new(Arc::new(n)))
+        .collect();
     for p in pods {
-        let node_name = p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+        let node_name = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default();
         if let Some(info) = infos.iter_mut().find(|i| i.name() == node_name) {
             info.add_pod(Arc::new(PodInfo::new(Arc::new(p))));
         }
@@ -328,7 +378,11 @@ pub fn snapshot(nodes: Vec<Node>, pods: Vec<Pod>) -> Snapshot {
 /// Runs a plugin's PreFilter (if any) then its Filter on every node, in
 /// snapshot order. A PreFilter rejection is returned for every node; a Skip
 /// turns into Success.
-pub fn filter_all(plugin: &dyn crate::framework::Plugin, pod: &PodInfo, snapshot: &Snapshot) -> Vec<crate::framework::Status> {
+pub fn filter_all(
+    plugin: &dyn crate::framework::Plugin,
+    pod: &PodInfo,
+    snapshot: &Snapshot,
+) -> Vec<crate::framework::Status> {
     use crate::framework::{CycleState, Status};
     let mut state = CycleState::new();
     if let Some(pre) = plugin.as_pre_filter() {
@@ -341,12 +395,20 @@ pub fn filter_all(plugin: &dyn crate::framework::Plugin, pod: &PodInfo, snapshot
     let Some(filter) = plugin.as_filter() else {
         return Vec::new();
     };
-    snapshot.nodes().iter().map(|n| filter.filter(&state, pod, n)).collect()
+    snapshot
+        .nodes()
+        .iter()
+        .map(|n| filter.filter(&state, pod, n))
+        .collect()
 }
 
 /// Runs a plugin's PreScore (if any), Score and normalization over every node
 /// of the snapshot, as if all were feasible.
-pub fn score_all(plugin: &dyn crate::framework::Plugin, pod: &PodInfo, snapshot: &Snapshot) -> Vec<i64> {
+pub fn score_all(
+    plugin: &dyn crate::framework::Plugin,
+    pod: &PodInfo,
+    snapshot: &Snapshot,
+) -> Vec<i64> {
     use crate::framework::{CycleState, NodeScore, Status};
     let mut state = CycleState::new();
     if let Some(pre) = plugin.as_pre_filter() {

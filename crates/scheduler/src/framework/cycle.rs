@@ -29,13 +29,13 @@ pub enum TieBreak {
     /// The node that comes first by name: reproducible decisions.
     FirstByName,
     /// Uniformly at random by reservoir sampling, as upstream's `selectHost`.
-    Random(StdRng),
+    Random(Box<StdRng>),
 }
 
 impl TieBreak {
     /// Random tie-breaking seeded from `seed`.
     pub fn seeded(seed: u64) -> Self {
-        TieBreak::Random(StdRng::seed_from_u64(seed))
+        TieBreak::Random(Box::new(StdRng::seed_from_u64(seed)))
     }
 }
 
@@ -176,7 +176,11 @@ impl Algorithm {
     }
 
     /// Finds a node for `pod` in `snapshot`.
-    pub fn schedule(&mut self, pod: &PodInfo, snapshot: &Snapshot) -> Result<ScheduleResult, ScheduleError> {
+    pub fn schedule(
+        &mut self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+    ) -> Result<ScheduleResult, ScheduleError> {
         let nodes = snapshot.nodes();
         if nodes.is_empty() {
             return Err(ScheduleError::NoNodesAvailable);
@@ -187,11 +191,14 @@ impl Algorithm {
         if let Some(msg) = diagnosis.pre_filter_msg.as_ref() {
             let status = Status::unresolvable(msg.clone());
             for n in nodes {
-                diagnosis.node_to_status.insert(n.name().to_string(), status.clone());
+                diagnosis
+                    .node_to_status
+                    .insert(n.name().to_string(), status.clone());
             }
             return Err(self.fit_error(nodes.len(), diagnosis));
         }
-        let (feasible, evaluated) = self.find_feasible(&state, pod, nodes, &skip_filter, &mut diagnosis)?;
+        let (feasible, evaluated) =
+            self.find_feasible(&state, pod, nodes, &skip_filter, &mut diagnosis)?;
         if feasible.is_empty() {
             return Err(self.fit_error(nodes.len(), diagnosis));
         }
@@ -285,11 +292,16 @@ impl Algorithm {
                 match filter.filter(state, pod, node) {
                     Status::Success | Status::Skip => {}
                     Status::Error(message) => {
-                        return Err(ScheduleError::Plugin { plugin: name, message })
+                        return Err(ScheduleError::Plugin {
+                            plugin: name,
+                            message,
+                        })
                     }
                     rejection => {
                         diagnosis.unschedulable_plugins.insert(name);
-                        diagnosis.node_to_status.insert(node.name().to_string(), rejection);
+                        diagnosis
+                            .node_to_status
+                            .insert(node.name().to_string(), rejection);
                         passed = false;
                         break;
                     }
@@ -408,7 +420,8 @@ mod tests {
     use crate::testing::{node, pod, snapshot};
 
     fn default_algorithm() -> Algorithm {
-        let config = Configuration::defaults(&Registry::default()).unwrap_or_else(|e| panic!("{e}"));
+        let config =
+            Configuration::defaults(&Registry::default()).unwrap_or_else(|e| panic!("{e}"));
         Algorithm::new(config.profiles[0].clone(), TieBreak::FirstByName)
     }
 
@@ -467,16 +480,22 @@ mod tests {
     }
 
     fn fake_profile(plugins: Vec<(ExtensionPoint, Fake, i64)>) -> Profile {
-        plugins.into_iter().fold(Profile::new("fake"), |p, (point, plugin, weight)| {
-            p.with(point, Arc::new(plugin), weight).unwrap_or_else(|e| panic!("{e}"))
-        })
+        plugins
+            .into_iter()
+            .fold(Profile::new("fake"), |p, (point, plugin, weight)| {
+                p.with(point, Arc::new(plugin), weight)
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
     }
 
     #[test]
     fn failed_scheduling_message_has_upstream_shape() {
         let s = snapshot(
             vec![
-                node("cp").cpu("8").taint("node-role.kubernetes.io/control-plane", "", "NoSchedule").build(),
+                node("cp")
+                    .cpu("8")
+                    .taint("node-role.kubernetes.io/control-plane", "", "NoSchedule")
+                    .build(),
                 node("w1").cpu("1").build(),
                 node("w2").cpu("1").build(),
             ],
@@ -494,8 +513,10 @@ mod tests {
             fit.diagnosis.unschedulable_plugins,
             BTreeSet::from(["NodeResourcesFit", "TaintToleration"])
         );
-        fit.diagnosis.post_filter_msg =
-            Some("preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling".into());
+        fit.diagnosis.post_filter_msg = Some(
+            "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling"
+                .into(),
+        );
         assert!(fit.to_string().ends_with(
             "2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
         ));
@@ -514,42 +535,90 @@ mod tests {
     #[test]
     fn pre_filter_rejection_speaks_for_all_nodes() {
         let s = snapshot(vec![node("a").build(), node("b").build()], vec![]);
-        let mut alg = Algorithm::new(fake_profile(vec![(ExtensionPoint::PreFilter, Fake::RejectAll, 1)]), TieBreak::FirstByName);
+        let mut alg = Algorithm::new(
+            fake_profile(vec![(ExtensionPoint::PreFilter, Fake::RejectAll, 1)]),
+            TieBreak::FirstByName,
+        );
         let err = alg.schedule(&pod("p").info(), &s).unwrap_err_or_panic();
-        assert_eq!(err.to_string(), "0/2 nodes are available: the pod is cursed.");
+        assert_eq!(
+            err.to_string(),
+            "0/2 nodes are available: the pod is cursed."
+        );
     }
 
     #[test]
     fn errors_are_not_fit_failures() {
         let s = snapshot(vec![node("a").build(), node("b").build()], vec![]);
-        let mut broken = Algorithm::new(fake_profile(vec![(ExtensionPoint::Filter, Fake::Broken, 1)]), TieBreak::FirstByName);
-        assert_eq!(
-            broken.schedule(&pod("p").info(), &s),
-            Err(ScheduleError::Plugin { plugin: "Broken", message: "disk on fire".into() })
-        );
-        let mut out_of_range = Algorithm::new(
-            fake_profile(vec![(ExtensionPoint::Score, Fake::Prefer { node: "a", score: 101 }, 1)]),
+        let mut broken = Algorithm::new(
+            fake_profile(vec![(ExtensionPoint::Filter, Fake::Broken, 1)]),
             TieBreak::FirstByName,
         );
-        assert!(matches!(out_of_range.schedule(&pod("p").info(), &s), Err(ScheduleError::Plugin { plugin: "a", .. })));
-        assert_eq!(default_algorithm().schedule(&pod("p").info(), &snapshot(vec![], vec![])), Err(ScheduleError::NoNodesAvailable));
+        assert_eq!(
+            broken.schedule(&pod("p").info(), &s),
+            Err(ScheduleError::Plugin {
+                plugin: "Broken",
+                message: "disk on fire".into()
+            })
+        );
+        let mut out_of_range = Algorithm::new(
+            fake_profile(vec![(
+                ExtensionPoint::Score,
+                Fake::Prefer {
+                    node: "a",
+                    score: 101,
+                },
+                1,
+            )]),
+            TieBreak::FirstByName,
+        );
+        assert!(matches!(
+            out_of_range.schedule(&pod("p").info(), &s),
+            Err(ScheduleError::Plugin { plugin: "a", .. })
+        ));
+        assert_eq!(
+            default_algorithm().schedule(&pod("p").info(), &snapshot(vec![], vec![])),
+            Err(ScheduleError::NoNodesAvailable)
+        );
     }
 
     #[test]
     fn weights_decide_between_plugins() {
-        let s = snapshot(vec![node("a").build(), node("b").build(), node("c").build()], vec![]);
+        let s = snapshot(
+            vec![node("a").build(), node("b").build(), node("c").build()],
+            vec![],
+        );
         let profile = fake_profile(vec![
-            (ExtensionPoint::Score, Fake::Prefer { node: "a", score: 100 }, 1),
-            (ExtensionPoint::Score, Fake::Prefer { node: "b", score: 40 }, 3),
+            (
+                ExtensionPoint::Score,
+                Fake::Prefer {
+                    node: "a",
+                    score: 100,
+                },
+                1,
+            ),
+            (
+                ExtensionPoint::Score,
+                Fake::Prefer {
+                    node: "b",
+                    score: 40,
+                },
+                3,
+            ),
         ]);
         let got = Algorithm::new(profile, TieBreak::FirstByName).schedule(&pod("p").info(), &s);
-        assert_eq!(got.map(|r| (r.suggested_host, r.feasible_nodes)), Ok(("b".to_string(), 3)));
+        assert_eq!(
+            got.map(|r| (r.suggested_host, r.feasible_nodes)),
+            Ok(("b".to_string(), 3))
+        );
     }
 
     #[test]
     fn default_profile_spreads_onto_the_emptiest_node() {
         let s = snapshot(
-            vec![node("busy").cpu("4").memory("8Gi").build(), node("idle").cpu("4").memory("8Gi").build()],
+            vec![
+                node("busy").cpu("4").memory("8Gi").build(),
+                node("idle").cpu("4").memory("8Gi").build(),
+            ],
             vec![pod("e").cpu("3").memory("6Gi").node_name("busy").build()],
         );
         let got = default_algorithm().schedule(&pod("p").cpu("500m").memory("1Gi").info(), &s);
@@ -558,7 +627,10 @@ mod tests {
 
     #[test]
     fn random_tie_breaking_reaches_every_tied_node() {
-        let s = snapshot(vec![node("a").build(), node("b").build(), node("c").build()], vec![]);
+        let s = snapshot(
+            vec![node("a").build(), node("b").build(), node("c").build()],
+            vec![],
+        );
         let mut alg = Algorithm::new(fake_profile(vec![]), TieBreak::seeded(7));
         let mut seen = BTreeSet::new();
         for _ in 0..200 {
@@ -568,13 +640,25 @@ mod tests {
         }
         assert_eq!(seen.len(), 3, "{seen:?}");
         let mut first = Algorithm::new(fake_profile(vec![]), TieBreak::FirstByName);
-        assert_eq!(first.schedule(&pod("p").info(), &s).map(|r| r.suggested_host), Ok("a".to_string()));
+        assert_eq!(
+            first
+                .schedule(&pod("p").info(), &s)
+                .map(|r| r.suggested_host),
+            Ok("a".to_string())
+        );
     }
 
     #[test]
     fn feasible_node_search_is_sized_as_upstream() {
         let alg = default_algorithm();
-        let cases = [(50, 50), (100, 100), (1000, 420), (5000, 500), (10000, 500), (200, 100)];
+        let cases = [
+            (50, 50),
+            (100, 100),
+            (1000, 420),
+            (5000, 500),
+            (10000, 500),
+            (200, 100),
+        ];
         for (nodes, want) in cases {
             assert_eq!(alg.num_feasible_nodes_to_find(nodes), want, "{nodes} nodes");
         }
@@ -583,13 +667,16 @@ mod tests {
             TieBreak::FirstByName,
         );
         assert_eq!(configured.num_feasible_nodes_to_find(1000), 300);
-        let global = Algorithm::new(Profile::new("p"), TieBreak::FirstByName).with_default_percentage(100);
+        let global =
+            Algorithm::new(Profile::new("p"), TieBreak::FirstByName).with_default_percentage(100);
         assert_eq!(global.num_feasible_nodes_to_find(1000), 1000);
     }
 
     #[test]
     fn partial_searches_resume_where_the_last_one_stopped() {
-        let nodes = (0..200).map(|i| node(&format!("n{i:03}")).build()).collect();
+        let nodes = (0..200)
+            .map(|i| node(&format!("n{i:03}")).build())
+            .collect();
         let s = snapshot(nodes, vec![]);
         let mut alg = Algorithm::new(
             Profile::new("p").with_percentage_of_nodes_to_score(Some(50)),
@@ -597,7 +684,10 @@ mod tests {
         );
         let first = alg.schedule(&pod("p").info(), &s);
         let second = alg.schedule(&pod("p").info(), &s);
-        assert_eq!(first.map(|r| (r.suggested_host, r.evaluated_nodes)), Ok(("n000".to_string(), 100)));
+        assert_eq!(
+            first.map(|r| (r.suggested_host, r.evaluated_nodes)),
+            Ok(("n000".to_string(), 100))
+        );
         assert_eq!(second.map(|r| r.suggested_host), Ok("n100".to_string()));
     }
 

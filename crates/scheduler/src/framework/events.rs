@@ -39,11 +39,7 @@ impl ClusterEvent {
         if old.metadata.labels != new.metadata.labels {
             events.push(ClusterEvent::NodeLabelsChanged);
         }
-        let spec = |n: &Node| {
-            n.spec
-                .as_ref()
-                .map(|s| (s.taints.clone(), s.unschedulable))
-        };
+        let spec = |n: &Node| n.spec.as_ref().map(|s| (s.taints.clone(), s.unschedulable));
         if spec(old) != spec(new) {
             events.push(ClusterEvent::NodeTaintsChanged);
         }
@@ -64,8 +60,10 @@ impl ClusterEvent {
         if old.metadata.labels != new.metadata.labels {
             events.push(ClusterEvent::AssignedPodLabelsChanged);
         }
-        let old_request = crate::resources::pod_request(old, crate::resources::MissingRequests::AsZero);
-        let new_request = crate::resources::pod_request(new, crate::resources::MissingRequests::AsZero);
+        let old_request =
+            crate::resources::pod_request(old, crate::resources::MissingRequests::AsZero);
+        let new_request =
+            crate::resources::pod_request(new, crate::resources::MissingRequests::AsZero);
         let mut grown = new_request.clone();
         grown.max_with(&old_request);
         if grown == old_request && new_request != old_request {
@@ -84,10 +82,26 @@ mod tests {
     fn node_updates_are_classified() {
         let base = node("n").cpu("2").build();
         let cases = [
-            ("labels", node("n").cpu("2").label("a", "b").build(), vec![ClusterEvent::NodeLabelsChanged]),
-            ("taints", node("n").cpu("2").taint("k", "v", "NoSchedule").build(), vec![ClusterEvent::NodeTaintsChanged]),
-            ("cordon", node("n").cpu("2").unschedulable().build(), vec![ClusterEvent::NodeTaintsChanged]),
-            ("allocatable", node("n").cpu("4").build(), vec![ClusterEvent::NodeAllocatableChanged]),
+            (
+                "labels",
+                node("n").cpu("2").label("a", "b").build(),
+                vec![ClusterEvent::NodeLabelsChanged],
+            ),
+            (
+                "taints",
+                node("n").cpu("2").taint("k", "v", "NoSchedule").build(),
+                vec![ClusterEvent::NodeTaintsChanged],
+            ),
+            (
+                "cordon",
+                node("n").cpu("2").unschedulable().build(),
+                vec![ClusterEvent::NodeTaintsChanged],
+            ),
+            (
+                "allocatable",
+                node("n").cpu("4").build(),
+                vec![ClusterEvent::NodeAllocatableChanged],
+            ),
             ("nothing", node("n").cpu("2").build(), vec![]),
         ];
         for (name, updated, want) in cases {
@@ -99,12 +113,24 @@ mod tests {
     fn pod_updates_are_classified() {
         let base = pod("p").cpu("2").build();
         let cases = [
-            ("labels", pod("p").cpu("2").label("a", "b").build(), vec![ClusterEvent::AssignedPodLabelsChanged]),
-            ("scale down", pod("p").cpu("1").build(), vec![ClusterEvent::AssignedPodScaledDown]),
+            (
+                "labels",
+                pod("p").cpu("2").label("a", "b").build(),
+                vec![ClusterEvent::AssignedPodLabelsChanged],
+            ),
+            (
+                "scale down",
+                pod("p").cpu("1").build(),
+                vec![ClusterEvent::AssignedPodScaledDown],
+            ),
             ("scale up", pod("p").cpu("3").build(), vec![]),
         ];
         for (name, updated, want) in cases {
-            assert_eq!(ClusterEvent::assigned_pod_updated(&base, &updated), want, "{name}");
+            assert_eq!(
+                ClusterEvent::assigned_pod_updated(&base, &updated),
+                want,
+                "{name}"
+            );
         }
     }
 }

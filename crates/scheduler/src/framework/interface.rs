@@ -144,15 +144,39 @@ mod tests {
     #[test]
     fn default_normalization_scales_to_the_maximum() {
         let cases = [
-            ("direct", ScoreOrder::Direct, vec![0, 5, 10], vec![0, 50, 100]),
-            ("reversed", ScoreOrder::Reversed, vec![0, 5, 10], vec![100, 50, 0]),
-            ("all zero direct stays zero", ScoreOrder::Direct, vec![0, 0], vec![0, 0]),
-            ("all zero reversed is max", ScoreOrder::Reversed, vec![0, 0], vec![100, 100]),
+            (
+                "direct",
+                ScoreOrder::Direct,
+                vec![0, 5, 10],
+                vec![0, 50, 100],
+            ),
+            (
+                "reversed",
+                ScoreOrder::Reversed,
+                vec![0, 5, 10],
+                vec![100, 50, 0],
+            ),
+            (
+                "all zero direct stays zero",
+                ScoreOrder::Direct,
+                vec![0, 0],
+                vec![0, 0],
+            ),
+            (
+                "all zero reversed is max",
+                ScoreOrder::Reversed,
+                vec![0, 0],
+                vec![100, 100],
+            ),
         ];
         for (name, order, raw, want) in cases {
             let mut s = scores(&raw);
             default_normalize(&mut s, order);
-            assert_eq!(s.iter().map(|s| s.score).collect::<Vec<_>>(), want, "{name}");
+            assert_eq!(
+                s.iter().map(|s| s.score).collect::<Vec<_>>(),
+                want,
+                "{name}"
+            );
         }
     }
 }

@@ -201,7 +201,9 @@ mod tests {
     #[test]
     fn adding_and_removing_pods_keeps_totals() {
         let mut info = NodeInfo::new(Arc::new(node("n1").cpu("4").build()));
-        let a = Arc::new(PodInfo::new(Arc::new(pod("a").cpu("1").host_port(80).build())));
+        let a = Arc::new(PodInfo::new(Arc::new(
+            pod("a").cpu("1").host_port(80).build(),
+        )));
         let b = Arc::new(PodInfo::new(Arc::new(pod("b").cpu("500m").build())));
         info.add_pod(a.clone());
         info.add_pod(b);

@@ -176,22 +176,34 @@ impl PodInfo {
         let pod_affinity = affinity.and_then(|a| a.pod_affinity.as_ref());
         let anti = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
         let required_affinity = compile_terms(
-            pod_affinity.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
+            pod_affinity.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             &pod,
             &mut error,
         );
         let required_anti_affinity = compile_terms(
-            anti.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
+            anti.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             &pod,
             &mut error,
         );
         let preferred_affinity = compile_weighted(
-            pod_affinity.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
+            pod_affinity.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             &pod,
             &mut error,
         );
         let preferred_anti_affinity = compile_weighted(
-            anti.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
+            anti.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             &pod,
             &mut error,
         );

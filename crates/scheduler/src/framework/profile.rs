@@ -92,7 +92,10 @@ impl std::fmt::Debug for Profile {
                     .map(|w| (w.plugin.name(), w.weight))
                     .collect::<Vec<_>>(),
             )
-            .field("percentage_of_nodes_to_score", &self.percentage_of_nodes_to_score)
+            .field(
+                "percentage_of_nodes_to_score",
+                &self.percentage_of_nodes_to_score,
+            )
             .finish()
     }
 }

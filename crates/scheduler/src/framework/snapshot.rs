@@ -122,7 +122,10 @@ impl Snapshot {
 
     /// How many nodes hold the image (by normalized name).
     pub fn nodes_with_image(&self, normalized_name: &str) -> usize {
-        self.nodes_per_image.get(normalized_name).copied().unwrap_or(0)
+        self.nodes_per_image
+            .get(normalized_name)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The labels of a namespace, when known.

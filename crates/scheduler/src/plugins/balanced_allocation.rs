@@ -64,8 +64,19 @@ impl Plugin for BalancedAllocation {
 impl PreScore for BalancedAllocation {
     /// A pod that requests none of the balanced resources cannot change the
     /// balance; upstream skips scoring it.
-    fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot, _: &[Arc<NodeInfo>]) -> Status {
-        if self.args.resources.iter().all(|r| pod.request.get(&r.name) == 0) {
+    fn pre_score(
+        &self,
+        _: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+        _: &[Arc<NodeInfo>],
+    ) -> Status {
+        if self
+            .args
+            .resources
+            .iter()
+            .all(|r| pod.request.get(&r.name) == 0)
+        {
             Status::Skip
         } else {
             Status::Success
@@ -107,12 +118,22 @@ mod tests {
         let existing = vec![pod("e").cpu("2").node_name("skewed").build()];
         let p = pod("p").cpu("1").memory("1Gi").info();
         // balanced: 1/4 cpu, 1/4 memory → 100; skewed: 3/4 cpu, 1/4 memory → std 0.25 → 75.
-        assert_eq!(score_all(&BalancedAllocation::default(), &p, &snapshot(nodes, existing)), vec![100, 75]);
+        assert_eq!(
+            score_all(
+                &BalancedAllocation::default(),
+                &p,
+                &snapshot(nodes, existing)
+            ),
+            vec![100, 75]
+        );
     }
 
     #[test]
     fn pods_without_requests_are_skipped() {
         let s = snapshot(vec![node("n").cpu("4").memory("4Gi").build()], vec![]);
-        assert_eq!(score_all(&BalancedAllocation::default(), &pod("p").info(), &s), vec![0]);
+        assert_eq!(
+            score_all(&BalancedAllocation::default(), &pod("p").info(), &s),
+            vec![0]
+        );
     }
 }

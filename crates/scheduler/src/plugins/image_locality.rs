@@ -49,13 +49,24 @@ impl Plugin for ImageLocality {
 }
 
 impl PreScore for ImageLocality {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        _: &[Arc<NodeInfo>],
+    ) -> Status {
         let Some(spec) = pod.pod.spec.as_ref() else {
             return Status::Skip;
         };
         let total = snapshot.nodes().len().max(1) as f64;
         let mut spread_cache: BTreeMap<String, f64> = BTreeMap::new();
-        let containers: Vec<_> = spec.init_containers.iter().flatten().chain(&spec.containers).collect();
+        let containers: Vec<_> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .collect();
         let images = containers
             .iter()
             .filter_map(|c| c.image.as_deref())
@@ -83,7 +94,10 @@ impl Score for ImageLocality {
         let sum: i64 = s
             .images
             .iter()
-            .filter_map(|(name, spread)| node.image_size(name).map(|size| (size as f64 * spread) as i64))
+            .filter_map(|(name, spread)| {
+                node.image_size(name)
+                    .map(|size| (size as f64 * spread) as i64)
+            })
             .sum();
         let max_threshold = MAX_CONTAINER_THRESHOLD.saturating_mul(s.containers.max(1));
         let clamped = sum.clamp(MIN_THRESHOLD, max_threshold);
@@ -102,7 +116,10 @@ mod tests {
         let cases = [
             (
                 "an image on every node scores by size",
-                vec![node("a").image("app:v1", big).build(), node("b").image("app:v1", big).build()],
+                vec![
+                    node("a").image("app:v1", big).build(),
+                    node("b").image("app:v1", big).build(),
+                ],
                 pod("p").image("app:v1").info(),
                 // (500 - 23) * 100 / (1000 - 23)
                 vec![48, 48],
@@ -127,7 +144,11 @@ mod tests {
             ),
         ];
         for (name, nodes, p, want) in cases {
-            assert_eq!(score_all(&ImageLocality, &p, &snapshot(nodes, vec![])), want, "{name}");
+            assert_eq!(
+                score_all(&ImageLocality, &p, &snapshot(nodes, vec![])),
+                want,
+                "{name}"
+            );
         }
     }
 }

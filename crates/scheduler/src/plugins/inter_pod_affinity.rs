@@ -22,7 +22,8 @@ pub const REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 /// Upstream's reason when the pod's required anti-affinity is not met.
 pub const REASON_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";
 /// Upstream's reason when an existing pod's anti-affinity rejects the pod.
-pub const REASON_EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
+pub const REASON_EXISTING_ANTI_AFFINITY: &str =
+    "node(s) didn't satisfy existing pods anti-affinity rules";
 
 /// `InterPodAffinityArgs` from the scheduler configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -71,9 +72,11 @@ impl Counts {
 
     /// True when any of the node's domains has a positive count.
     fn any_on(&self, node: &NodeInfo) -> bool {
-        self.0
-            .iter()
-            .any(|(key, values)| node.label(key).and_then(|v| values.get(v)).is_some_and(|c| *c > 0))
+        self.0.iter().any(|(key, values)| {
+            node.label(key)
+                .and_then(|v| values.get(v))
+                .is_some_and(|c| *c > 0)
+        })
     }
 }
 
@@ -151,7 +154,8 @@ impl PreFilter for InterPodAffinity {
         if let Some(e) = &pod.parse_error {
             return Status::Error(format!("parsing pod affinity: {e}"));
         }
-        let has_own_terms = !(pod.required_affinity.is_empty() && pod.required_anti_affinity.is_empty());
+        let has_own_terms =
+            !(pod.required_affinity.is_empty() && pod.required_anti_affinity.is_empty());
         let mut existing = snapshot.nodes_with_required_anti_affinity_pods().peekable();
         if !has_own_terms && existing.peek().is_none() {
             return Status::Skip;
@@ -206,7 +210,8 @@ impl Filter for InterPodAffinity {
                 Some(v) => all_domains_have_pods &= s.affinity.get(&term.topology_key, v) > 0,
             }
         }
-        if !all_domains_have_pods && !(s.affinity.is_empty() && s.matches_own_affinity) {
+        let first_of_group = s.affinity.is_empty() && s.matches_own_affinity;
+        if !(all_domains_have_pods || first_of_group) {
             return Status::unresolvable(REASON_AFFINITY);
         }
         let anti_blocked = pod.required_anti_affinity.iter().any(|term| {
@@ -226,14 +231,23 @@ impl Filter for InterPodAffinity {
 impl InterPodAffinity {
     /// Adds what one existing pod contributes to the domain of its node
     /// (upstream `processExistingPod`).
-    fn process_existing(&self, s: &mut PreScoreState, pod: &PodInfo, pod_ns_labels: Option<&Labels>, other: &PodInfo, other_ns_labels: Option<&Labels>, node: &NodeInfo) {
-        let mut apply = |terms: &[WeightedAffinityTerm], target: &PodInfo, ns: Option<&Labels>, sign: i64| {
-            for t in terms {
-                if t.term.matches(&target.pod, ns) {
-                    s.add(&t.term, node, sign * t.weight);
+    fn process_existing(
+        &self,
+        s: &mut PreScoreState,
+        pod: &PodInfo,
+        pod_ns_labels: Option<&Labels>,
+        other: &PodInfo,
+        other_ns_labels: Option<&Labels>,
+        node: &NodeInfo,
+    ) {
+        let mut apply =
+            |terms: &[WeightedAffinityTerm], target: &PodInfo, ns: Option<&Labels>, sign: i64| {
+                for t in terms {
+                    if t.term.matches(&target.pod, ns) {
+                        s.add(&t.term, node, sign * t.weight);
+                    }
                 }
-            }
-        };
+            };
         apply(&pod.preferred_affinity, other, other_ns_labels, 1);
         apply(&pod.preferred_anti_affinity, other, other_ns_labels, -1);
         apply(&other.preferred_affinity, pod, pod_ns_labels, 1);
@@ -249,8 +263,15 @@ impl InterPodAffinity {
 }
 
 impl PreScore for InterPodAffinity {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot, _: &[Arc<NodeInfo>]) -> Status {
-        let has_preferences = !(pod.preferred_affinity.is_empty() && pod.preferred_anti_affinity.is_empty());
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        _: &[Arc<NodeInfo>],
+    ) -> Status {
+        let has_preferences =
+            !(pod.preferred_affinity.is_empty() && pod.preferred_anti_affinity.is_empty());
         if self.args.ignore_preferred_terms_of_existing_pods && !has_preferences {
             return Status::Skip;
         }
@@ -288,8 +309,7 @@ impl Score for InterPodAffinity {
         let Some(s) = state.read::<PreScoreState>() else {
             return Ok(0);
         };
-        Ok(s
-            .0
+        Ok(s.0
             .iter()
             .filter_map(|(key, values)| node.label(key).and_then(|v| values.get(v)))
             .sum())
@@ -323,14 +343,18 @@ impl NormalizeScore for InterPodAffinity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use crate::testing::{filter_all, node, pod, score_all, snapshot, term};
+    use std::collections::HashMap;
 
     const HOST: &str = "kubernetes.io/hostname";
     const ZONE: &str = "topology.kubernetes.io/zone";
 
     fn nodes() -> Vec<k8s_openapi::api::core::v1::Node> {
-        vec![node("a").zone("z1").build(), node("b").zone("z1").build(), node("c").zone("z2").build()]
+        vec![
+            node("a").zone("z1").build(),
+            node("b").zone("z1").build(),
+            node("c").zone("z2").build(),
+        ]
     }
 
     #[test]
@@ -356,42 +380,64 @@ mod tests {
             (
                 "the first pod of a self-attracting group may land anywhere",
                 vec![],
-                pod("p").label("app", "web").pod_affinity(term(&[("app", "web")], ZONE)).info(),
+                pod("p")
+                    .label("app", "web")
+                    .pod_affinity(term(&[("app", "web")], ZONE))
+                    .info(),
                 vec![ok.clone(), ok.clone(), ok.clone()],
             ),
             (
                 "affinity needs the topology key on the node",
                 vec![web_on_a.clone()],
-                pod("p").pod_affinity(term(&[("app", "web")], "rack")).info(),
+                pod("p")
+                    .pod_affinity(term(&[("app", "web")], "rack"))
+                    .info(),
                 vec![aff.clone(), aff.clone(), aff],
             ),
             (
                 "anti-affinity on hostname avoids only that node",
                 vec![web_on_a.clone()],
-                pod("p").pod_anti_affinity(term(&[("app", "web")], HOST)).info(),
+                pod("p")
+                    .pod_anti_affinity(term(&[("app", "web")], HOST))
+                    .info(),
                 vec![anti.clone(), ok.clone(), ok.clone()],
             ),
             (
                 "anti-affinity on zone avoids the whole zone",
                 vec![web_on_a.clone()],
-                pod("p").pod_anti_affinity(term(&[("app", "web")], ZONE)).info(),
+                pod("p")
+                    .pod_anti_affinity(term(&[("app", "web")], ZONE))
+                    .info(),
                 vec![anti.clone(), anti, ok.clone()],
             ),
             (
                 "an existing pod's anti-affinity keeps matching pods away",
-                vec![pod("e").node_name("c").pod_anti_affinity(term(&[("app", "db")], ZONE)).build()],
+                vec![pod("e")
+                    .node_name("c")
+                    .pod_anti_affinity(term(&[("app", "db")], ZONE))
+                    .build()],
                 pod("p").label("app", "db").info(),
                 vec![ok.clone(), ok.clone(), existing_anti],
             ),
             (
                 "terms only look at their namespaces",
-                vec![pod("web").namespace("other").label("app", "web").node_name("a").build()],
-                pod("p").pod_anti_affinity(term(&[("app", "web")], HOST)).info(),
+                vec![pod("web")
+                    .namespace("other")
+                    .label("app", "web")
+                    .node_name("a")
+                    .build()],
+                pod("p")
+                    .pod_anti_affinity(term(&[("app", "web")], HOST))
+                    .info(),
                 vec![ok.clone(), ok.clone(), ok],
             ),
         ];
         for (name, existing, p, want) in cases {
-            let got = filter_all(&InterPodAffinity::default(), &p, &snapshot(nodes(), existing));
+            let got = filter_all(
+                &InterPodAffinity::default(),
+                &p,
+                &snapshot(nodes(), existing),
+            );
             assert_eq!(got, want, "{name}");
         }
     }
@@ -400,13 +446,31 @@ mod tests {
     fn namespace_selectors_use_namespace_labels() {
         let mut t = term(&[("app", "web")], HOST);
         t.namespace_selector = Some(crate::testing::selector(&[("team", "blue")]));
-        let s = snapshot(nodes(), vec![pod("web").namespace("blue-ns").label("app", "web").node_name("b").build()])
-            .with_namespace_labels(HashMap::from([(
-                "blue-ns".to_string(),
-                Labels::from([("team".to_string(), "blue".to_string())]),
-            )]));
-        let got = filter_all(&InterPodAffinity::default(), &pod("p").pod_anti_affinity(t).info(), &s);
-        assert_eq!(got, vec![Status::Success, Status::unschedulable(REASON_ANTI_AFFINITY), Status::Success]);
+        let s = snapshot(
+            nodes(),
+            vec![pod("web")
+                .namespace("blue-ns")
+                .label("app", "web")
+                .node_name("b")
+                .build()],
+        )
+        .with_namespace_labels(HashMap::from([(
+            "blue-ns".to_string(),
+            Labels::from([("team".to_string(), "blue".to_string())]),
+        )]));
+        let got = filter_all(
+            &InterPodAffinity::default(),
+            &pod("p").pod_anti_affinity(t).info(),
+            &s,
+        );
+        assert_eq!(
+            got,
+            vec![
+                Status::Success,
+                Status::unschedulable(REASON_ANTI_AFFINITY),
+                Status::Success
+            ]
+        );
     }
 
     #[test]
@@ -418,12 +482,16 @@ mod tests {
         let cases = [
             (
                 "preferred affinity favours the matching zone",
-                pod("p").preferred_pod_affinity(10, term(&[("app", "web")], ZONE)).info(),
+                pod("p")
+                    .preferred_pod_affinity(10, term(&[("app", "web")], ZONE))
+                    .info(),
                 vec![100, 100, 0],
             ),
             (
                 "preferred anti-affinity disfavours the matching zone",
-                pod("p").preferred_pod_anti_affinity(10, term(&[("app", "cache")], ZONE)).info(),
+                pod("p")
+                    .preferred_pod_anti_affinity(10, term(&[("app", "cache")], ZONE))
+                    .info(),
                 vec![100, 100, 0],
             ),
             (
@@ -437,15 +505,26 @@ mod tests {
             ("no preferences, no scores", pod("p").info(), vec![0, 0, 0]),
         ];
         for (name, p, want) in cases {
-            let got = score_all(&InterPodAffinity::default(), &p, &snapshot(nodes(), existing.clone()));
+            let got = score_all(
+                &InterPodAffinity::default(),
+                &p,
+                &snapshot(nodes(), existing.clone()),
+            );
             assert_eq!(got, want, "{name}");
         }
     }
 
     #[test]
     fn existing_pods_preferences_attract_the_incoming_pod() {
-        let existing = vec![pod("e").node_name("c").preferred_pod_affinity(5, term(&[("app", "db")], ZONE)).build()];
-        let got = score_all(&InterPodAffinity::default(), &pod("p").label("app", "db").info(), &snapshot(nodes(), existing));
+        let existing = vec![pod("e")
+            .node_name("c")
+            .preferred_pod_affinity(5, term(&[("app", "db")], ZONE))
+            .build()];
+        let got = score_all(
+            &InterPodAffinity::default(),
+            &pod("p").label("app", "db").info(),
+            &snapshot(nodes(), existing),
+        );
         assert_eq!(got, vec![0, 0, 100]);
     }
 }

@@ -49,7 +49,10 @@ pub enum PluginError {
 /// Builds a plugin from its optional `pluginConfig` args.
 pub type Constructor = fn(Option<&serde_json::Value>) -> Result<Arc<dyn Plugin>, PluginError>;
 
-fn args<T: DeserializeOwned + Default>(name: &str, value: Option<&serde_json::Value>) -> Result<T, PluginError> {
+fn args<T: DeserializeOwned + Default>(
+    name: &str,
+    value: Option<&serde_json::Value>,
+) -> Result<T, PluginError> {
     match value {
         None | Some(serde_json::Value::Null) => Ok(T::default()),
         Some(v) => serde_json::from_value(v.clone()).map_err(|source| PluginError::InvalidArgs {
@@ -102,15 +105,25 @@ impl Default for Registry {
             no_args(image_locality::NAME, a)?;
             Ok(Arc::new(image_locality::ImageLocality))
         });
-        r.register(pod_topology_spread::NAME, |_| Ok(Arc::new(pod_topology_spread::PodTopologySpread)));
+        r.register(pod_topology_spread::NAME, |_| {
+            Ok(Arc::new(pod_topology_spread::PodTopologySpread))
+        });
         r.register(node_resources_fit::NAME, |a| {
-            Ok(Arc::new(node_resources_fit::NodeResourcesFit::new(args(node_resources_fit::NAME, a)?)))
+            Ok(Arc::new(node_resources_fit::NodeResourcesFit::new(args(
+                node_resources_fit::NAME,
+                a,
+            )?)))
         });
         r.register(balanced_allocation::NAME, |a| {
-            Ok(Arc::new(balanced_allocation::BalancedAllocation::new(args(balanced_allocation::NAME, a)?)))
+            Ok(Arc::new(balanced_allocation::BalancedAllocation::new(
+                args(balanced_allocation::NAME, a)?,
+            )))
         });
         r.register(inter_pod_affinity::NAME, |a| {
-            Ok(Arc::new(inter_pod_affinity::InterPodAffinity::new(args(inter_pod_affinity::NAME, a)?)))
+            Ok(Arc::new(inter_pod_affinity::InterPodAffinity::new(args(
+                inter_pod_affinity::NAME,
+                a,
+            )?)))
         });
         r.register(node_affinity::NAME, |a| {
             node_affinity::NodeAffinity::new(args(node_affinity::NAME, a)?)
@@ -136,7 +149,11 @@ impl Registry {
     }
 
     /// Builds the named plugin.
-    pub fn build(&self, name: &str, args: Option<&serde_json::Value>) -> Result<Arc<dyn Plugin>, PluginError> {
+    pub fn build(
+        &self,
+        name: &str,
+        args: Option<&serde_json::Value>,
+    ) -> Result<Arc<dyn Plugin>, PluginError> {
         let constructor = self
             .constructors
             .get(name)
@@ -161,13 +178,19 @@ mod tests {
     #[test]
     fn unknown_names_and_bad_args_are_errors() {
         let registry = Registry::default();
-        assert!(matches!(registry.build("Nope", None), Err(PluginError::Unknown(_))));
+        assert!(matches!(
+            registry.build("Nope", None),
+            Err(PluginError::Unknown(_))
+        ));
         let bad = serde_json::json!({"scoringStrategy": {"type": "Sideways"}});
         assert!(matches!(
             registry.build(node_resources_fit::NAME, Some(&bad)),
             Err(PluginError::InvalidArgs { .. })
         ));
         let unexpected = serde_json::json!({"x": 1});
-        assert!(matches!(registry.build(node_name::NAME, Some(&unexpected)), Err(PluginError::BadArgs { .. })));
+        assert!(matches!(
+            registry.build(node_name::NAME, Some(&unexpected)),
+            Err(PluginError::BadArgs { .. })
+        ));
     }
 }

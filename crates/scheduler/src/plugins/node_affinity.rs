@@ -51,9 +51,17 @@ impl CompiledAffinity {
             .iter()
             .flatten()
             .filter(|t| t.weight != 0)
-            .map(|t| Ok((NodeSelectorTermMatcher::compile(&t.preference)?, i64::from(t.weight))))
+            .map(|t| {
+                Ok((
+                    NodeSelectorTermMatcher::compile(&t.preference)?,
+                    i64::from(t.weight),
+                ))
+            })
             .collect::<Result<_, SelectorError>>()?;
-        Ok(CompiledAffinity { required, preferred })
+        Ok(CompiledAffinity {
+            required,
+            preferred,
+        })
     }
 }
 
@@ -85,7 +93,10 @@ impl RequiredNodeAffinity {
         self.node_selector
             .iter()
             .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-            && self.affinity.as_ref().is_none_or(|a| a.matches(node.node()))
+            && self
+                .affinity
+                .as_ref()
+                .is_none_or(|a| a.matches(node.node()))
     }
 }
 
@@ -149,7 +160,10 @@ impl PreFilter for NodeAffinity {
             Ok(r) => r,
             Err(e) => return Status::Error(e.to_string()),
         };
-        if required.node_selector.is_empty() && required.affinity.is_none() && self.added.required.is_none() {
+        if required.node_selector.is_empty()
+            && required.affinity.is_none()
+            && self.added.required.is_none()
+        {
             return Status::Skip;
         }
         state.write(PreFilterState(required));
@@ -159,7 +173,12 @@ impl PreFilter for NodeAffinity {
 
 impl Filter for NodeAffinity {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        if self.added.required.as_ref().is_some_and(|a| !a.matches(node.node())) {
+        if self
+            .added
+            .required
+            .as_ref()
+            .is_some_and(|a| !a.matches(node.node()))
+        {
             return Status::unresolvable("node(s) didn't match scheduler-enforced node affinity");
         }
         let fits = match state.read::<PreFilterState>() {
@@ -178,7 +197,13 @@ impl Filter for NodeAffinity {
 }
 
 impl PreScore for NodeAffinity {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &Snapshot, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        _: &Snapshot,
+        _: &[Arc<NodeInfo>],
+    ) -> Status {
         let preferred = match Self::pod_affinity(pod) {
             Ok(a) => a.preferred,
             Err(e) => return Status::Error(e.to_string()),
@@ -193,7 +218,10 @@ impl PreScore for NodeAffinity {
 
 impl Score for NodeAffinity {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, String> {
-        let pod_terms = state.read::<PreScoreState>().map(|s| s.0.as_slice()).unwrap_or_default();
+        let pod_terms = state
+            .read::<PreScoreState>()
+            .map(|s| s.0.as_slice())
+            .unwrap_or_default();
         Ok(pod_terms
             .iter()
             .chain(&self.added.preferred)
@@ -223,14 +251,25 @@ mod tests {
     fn filter_honours_node_selector_and_required_affinity() {
         let nodes = || {
             snapshot(
-                vec![node("a").zone("z1").label("disk", "ssd").build(), node("b").zone("z2").build()],
+                vec![
+                    node("a").zone("z1").label("disk", "ssd").build(),
+                    node("b").zone("z2").build(),
+                ],
                 vec![],
             )
         };
         let no = Status::unresolvable(REASON);
         let cases = [
-            ("no constraints fit everywhere", pod("p").info(), vec![Status::Success, Status::Success]),
-            ("nodeSelector must match", pod("p").node_selector("disk", "ssd").info(), vec![Status::Success, no.clone()]),
+            (
+                "no constraints fit everywhere",
+                pod("p").info(),
+                vec![Status::Success, Status::Success],
+            ),
+            (
+                "nodeSelector must match",
+                pod("p").node_selector("disk", "ssd").info(),
+                vec![Status::Success, no.clone()],
+            ),
             (
                 "required terms are ORed",
                 pod("p")
@@ -245,7 +284,11 @@ mod tests {
                 "nodeSelector and affinity must both match",
                 pod("p")
                     .node_selector("disk", "ssd")
-                    .required_node_affinity(vec![vec![req("topology.kubernetes.io/zone", "NotIn", &["z1"])]])
+                    .required_node_affinity(vec![vec![req(
+                        "topology.kubernetes.io/zone",
+                        "NotIn",
+                        &["z1"],
+                    )]])
                     .info(),
                 vec![no.clone(), no.clone()],
             ),
@@ -256,7 +299,11 @@ mod tests {
             ),
         ];
         for (name, p, want) in cases {
-            assert_eq!(filter_all(&NodeAffinity::default(), &p, &nodes()), want, "{name}");
+            assert_eq!(
+                filter_all(&NodeAffinity::default(), &p, &nodes()),
+                want,
+                "{name}"
+            );
         }
     }
 
@@ -274,8 +321,14 @@ mod tests {
             .preferred_node_affinity(30, vec![req("topology.kubernetes.io/zone", "In", &["z1"])])
             .preferred_node_affinity(10, vec![req("disk", "Exists", &[])])
             .info();
-        assert_eq!(score_all(&NodeAffinity::default(), &p, &s), vec![100, 75, 0]);
-        assert_eq!(score_all(&NodeAffinity::default(), &pod("q").info(), &s), vec![0, 0, 0]);
+        assert_eq!(
+            score_all(&NodeAffinity::default(), &p, &s),
+            vec![100, 75, 0]
+        );
+        assert_eq!(
+            score_all(&NodeAffinity::default(), &pod("q").info(), &s),
+            vec![0, 0, 0]
+        );
     }
 
     #[test]
@@ -287,9 +340,15 @@ mod tests {
         }))
         .unwrap_or_default();
         let plugin = NodeAffinity::new(args).unwrap_or_default();
-        let s = snapshot(vec![node("a").zone("z1").build(), node("b").zone("z2").build()], vec![]);
+        let s = snapshot(
+            vec![node("a").zone("z1").build(), node("b").zone("z2").build()],
+            vec![],
+        );
         let got = filter_all(&plugin, &pod("p").info(), &s);
-        assert_eq!(got[0], Status::unresolvable("node(s) didn't match scheduler-enforced node affinity"));
+        assert_eq!(
+            got[0],
+            Status::unresolvable("node(s) didn't match scheduler-enforced node affinity")
+        );
         assert_eq!(got[1], Status::Success);
     }
 }

@@ -44,8 +44,16 @@ mod tests {
     fn only_the_named_node_fits() {
         let s = snapshot(vec![node("a").build(), node("b").build()], vec![]);
         let cases = [
-            ("no name fits everywhere", pod("p").info(), vec![Status::Success, Status::Success]),
-            ("a name fits only there", pod("p").node_name("b").info(), vec![Status::unresolvable(REASON), Status::Success]),
+            (
+                "no name fits everywhere",
+                pod("p").info(),
+                vec![Status::Success, Status::Success],
+            ),
+            (
+                "a name fits only there",
+                pod("p").node_name("b").info(),
+                vec![Status::unresolvable(REASON), Status::Success],
+            ),
         ];
         for (name, p, want) in cases {
             assert_eq!(filter_all(&NodeName, &p, &s), want, "{name}");

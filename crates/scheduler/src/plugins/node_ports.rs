@@ -45,8 +45,18 @@ mod tests {
         let existing = |p: crate::testing::PodBuilder| p.node_name("n").build();
         let conflict = Status::unschedulable(REASON);
         let cases = [
-            ("no ports never conflict", existing(pod("e").host_port(80)), pod("p").info(), Status::Success),
-            ("same port and protocol conflict", existing(pod("e").host_port(80)), pod("p").host_port(80).info(), conflict.clone()),
+            (
+                "no ports never conflict",
+                existing(pod("e").host_port(80)),
+                pod("p").info(),
+                Status::Success,
+            ),
+            (
+                "same port and protocol conflict",
+                existing(pod("e").host_port(80)),
+                pod("p").host_port(80).info(),
+                conflict.clone(),
+            ),
             (
                 "another protocol does not conflict",
                 existing(pod("e").host_port_on("", "UDP", 53)),

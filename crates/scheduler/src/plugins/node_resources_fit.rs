@@ -7,8 +7,12 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use crate::framework::{ClusterEvent, CycleState, Filter, NodeInfo, Plugin, PodInfo, Score, Status};
-use crate::plugins::resource_allocation::{default_resources, usage, Requests, ResourceSpec, ScoringStrategyType};
+use crate::framework::{
+    ClusterEvent, CycleState, Filter, NodeInfo, Plugin, PodInfo, Score, Status,
+};
+use crate::plugins::resource_allocation::{
+    default_resources, usage, Requests, ResourceSpec, ScoringStrategyType,
+};
 use crate::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
 
 /// The plugin's configuration name.
@@ -157,31 +161,70 @@ mod tests {
 
     #[test]
     fn filter_reports_each_short_resource() {
-        let full = |n: &str| node(n).cpu("2").memory("4Gi").resource("example.com/gpu", "1").resource("pods", "2");
+        let full = |n: &str| {
+            node(n)
+                .cpu("2")
+                .memory("4Gi")
+                .resource("example.com/gpu", "1")
+                .resource("pods", "2")
+        };
         let existing = pod("e").cpu("1").memory("1Gi").node_name("n").build();
         let cases = [
-            ("a pod that fits passes", pod("p").cpu("1").memory("1Gi").info(), Status::Success),
-            ("too much cpu", pod("p").cpu("1500m").info(), Status::unschedulable("Insufficient cpu")),
+            (
+                "a pod that fits passes",
+                pod("p").cpu("1").memory("1Gi").info(),
+                Status::Success,
+            ),
+            (
+                "too much cpu",
+                pod("p").cpu("1500m").info(),
+                Status::unschedulable("Insufficient cpu"),
+            ),
             (
                 "cpu and memory both short",
                 pod("p").cpu("2").memory("4Gi").info(),
-                Status::Unschedulable(vec!["Insufficient cpu".into(), "Insufficient memory".into()]),
+                Status::Unschedulable(vec![
+                    "Insufficient cpu".into(),
+                    "Insufficient memory".into(),
+                ]),
             ),
-            ("extended resources are checked", pod("p").resource("example.com/gpu", "2").info(), Status::unschedulable("Insufficient example.com/gpu")),
-            ("unknown extended resources are short", pod("p").resource("example.com/fpga", "1").info(), Status::unschedulable("Insufficient example.com/fpga")),
-            ("ephemeral storage is checked", pod("p").resource("ephemeral-storage", "1Gi").info(), Status::unschedulable("Insufficient ephemeral-storage")),
+            (
+                "extended resources are checked",
+                pod("p").resource("example.com/gpu", "2").info(),
+                Status::unschedulable("Insufficient example.com/gpu"),
+            ),
+            (
+                "unknown extended resources are short",
+                pod("p").resource("example.com/fpga", "1").info(),
+                Status::unschedulable("Insufficient example.com/fpga"),
+            ),
+            (
+                "ephemeral storage is checked",
+                pod("p").resource("ephemeral-storage", "1Gi").info(),
+                Status::unschedulable("Insufficient ephemeral-storage"),
+            ),
             ("an empty pod fits", pod("p").info(), Status::Success),
         ];
         for (name, p, want) in cases {
             let s = snapshot(vec![full("n").build()], vec![existing.clone()]);
-            assert_eq!(filter_all(&NodeResourcesFit::default(), &p, &s), vec![want], "{name}");
+            assert_eq!(
+                filter_all(&NodeResourcesFit::default(), &p, &s),
+                vec![want],
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn pod_count_is_checked_even_for_empty_pods() {
-        let s = snapshot(vec![node("n").resource("pods", "1").build()], vec![pod("e").node_name("n").build()]);
-        assert_eq!(filter_all(&NodeResourcesFit::default(), &pod("p").info(), &s), vec![Status::unschedulable("Too many pods")]);
+        let s = snapshot(
+            vec![node("n").resource("pods", "1").build()],
+            vec![pod("e").node_name("n").build()],
+        );
+        assert_eq!(
+            filter_all(&NodeResourcesFit::default(), &pod("p").info(), &s),
+            vec![Status::unschedulable("Too many pods")]
+        );
     }
 
     #[test]
@@ -191,16 +234,29 @@ mod tests {
             ..Default::default()
         });
         let s = snapshot(vec![node("n").build()], vec![]);
-        assert_eq!(filter_all(&plugin, &pod("p").resource("example.com/gpu", "1").info(), &s), vec![Status::Success]);
+        assert_eq!(
+            filter_all(
+                &plugin,
+                &pod("p").resource("example.com/gpu", "1").info(),
+                &s
+            ),
+            vec![Status::Success]
+        );
     }
 
     #[test]
     fn scoring_strategy_decides_spreading_or_packing() {
-        let nodes = vec![node("empty").cpu("4").memory("8Gi").build(), node("busy").cpu("4").memory("8Gi").build()];
+        let nodes = vec![
+            node("empty").cpu("4").memory("8Gi").build(),
+            node("busy").cpu("4").memory("8Gi").build(),
+        ];
         let existing = vec![pod("e").cpu("3").memory("6Gi").node_name("busy").build()];
         let p = pod("p").cpu("1").memory("2Gi").info();
         let least = NodeResourcesFit::default();
-        assert_eq!(score_all(&least, &p, &snapshot(nodes.clone(), existing.clone())), vec![75, 0]);
+        assert_eq!(
+            score_all(&least, &p, &snapshot(nodes.clone(), existing.clone())),
+            vec![75, 0]
+        );
         let most = NodeResourcesFit::new(NodeResourcesFitArgs {
             scoring_strategy: ScoringStrategy {
                 strategy: ScoringStrategyType::MostAllocated,
@@ -208,6 +264,9 @@ mod tests {
             },
             ..Default::default()
         });
-        assert_eq!(score_all(&most, &p, &snapshot(nodes, existing)), vec![25, 100]);
+        assert_eq!(
+            score_all(&most, &p, &snapshot(nodes, existing)),
+            vec![25, 100]
+        );
     }
 }

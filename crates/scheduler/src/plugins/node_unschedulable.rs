@@ -56,17 +56,38 @@ mod tests {
     #[test]
     fn cordoned_nodes_take_only_tolerating_pods() {
         let cases = [
-            ("a schedulable node passes", node("n").build(), pod("p").build(), Status::Success),
-            ("a cordoned node rejects", node("n").unschedulable().build(), pod("p").build(), Status::unresolvable(REASON)),
+            (
+                "a schedulable node passes",
+                node("n").build(),
+                pod("p").build(),
+                Status::Success,
+            ),
+            (
+                "a cordoned node rejects",
+                node("n").unschedulable().build(),
+                pod("p").build(),
+                Status::unresolvable(REASON),
+            ),
             (
                 "a tolerating pod passes a cordoned node",
                 node("n").unschedulable().build(),
-                pod("p").toleration("node.kubernetes.io/unschedulable", "Exists", "", "NoSchedule").build(),
+                pod("p")
+                    .toleration(
+                        "node.kubernetes.io/unschedulable",
+                        "Exists",
+                        "",
+                        "NoSchedule",
+                    )
+                    .build(),
                 Status::Success,
             ),
         ];
         for (name, n, p, want) in cases {
-            let got = filter_all(&NodeUnschedulable, &PodInfo::new(p.into()), &snapshot(vec![n], vec![]));
+            let got = filter_all(
+                &NodeUnschedulable,
+                &PodInfo::new(p.into()),
+                &snapshot(vec![n], vec![]),
+            );
             assert_eq!(got, vec![want], "{name}");
         }
     }

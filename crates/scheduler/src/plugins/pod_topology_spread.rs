@@ -19,8 +19,8 @@ use crate::framework::{
     PreFilter, PreScore, Score, Snapshot, Status, MAX_NODE_SCORE,
 };
 use crate::plugins::node_affinity::RequiredNodeAffinity;
-use crate::plugins::topology_counts::TopologyCounts;
 use crate::plugins::taint_toleration::{first_untolerated, node_taints, pod_tolerations};
+use crate::plugins::topology_counts::TopologyCounts;
 use crate::selector::{LabelRelation, Selector};
 
 /// The plugin's configuration name.
@@ -29,7 +29,8 @@ pub const NAME: &str = "PodTopologySpread";
 /// Upstream's reason when the skew would be too large.
 pub const REASON_CONSTRAINTS: &str = "node(s) didn't match pod topology spread constraints";
 /// Upstream's reason when the node lacks a constraint's topology key.
-pub const REASON_MISSING_LABEL: &str = "node(s) didn't match pod topology spread constraints (missing required label)";
+pub const REASON_MISSING_LABEL: &str =
+    "node(s) didn't match pod topology spread constraints (missing required label)";
 
 const HOSTNAME_KEY: &str = "kubernetes.io/hostname";
 
@@ -79,7 +80,8 @@ struct Constraint {
 
 impl Constraint {
     fn compile(c: &TopologySpreadConstraint, pod: &PodInfo) -> Result<Self, String> {
-        let mut selector = Selector::from_label_selector(c.label_selector.as_ref()).map_err(|e| e.to_string())?;
+        let mut selector =
+            Selector::from_label_selector(c.label_selector.as_ref()).map_err(|e| e.to_string())?;
         // matchLabelKeys: only pods sharing the incoming pod's values count
         // (the apiserver may already have merged them; adding them twice is harmless).
         for key in c.match_label_keys.iter().flatten() {
@@ -92,8 +94,14 @@ impl Constraint {
             topology_key: c.topology_key.clone(),
             selector,
             min_domains: c.min_domains.map_or(1, |m| m.max(1) as usize),
-            node_affinity_policy: InclusionPolicy::parse(c.node_affinity_policy.as_deref(), InclusionPolicy::Honor),
-            node_taints_policy: InclusionPolicy::parse(c.node_taints_policy.as_deref(), InclusionPolicy::Ignore),
+            node_affinity_policy: InclusionPolicy::parse(
+                c.node_affinity_policy.as_deref(),
+                InclusionPolicy::Honor,
+            ),
+            node_taints_policy: InclusionPolicy::parse(
+                c.node_taints_policy.as_deref(),
+                InclusionPolicy::Ignore,
+            ),
         })
     }
 
@@ -116,7 +124,11 @@ impl Constraint {
     fn count(&self, node: &NodeInfo, namespace: &str) -> i64 {
         node.pods()
             .iter()
-            .filter(|p| !p.is_terminating() && p.namespace() == namespace && self.selector.matches(p.labels()))
+            .filter(|p| {
+                !p.is_terminating()
+                    && p.namespace() == namespace
+                    && self.selector.matches(p.labels())
+            })
             .count() as i64
     }
 }
@@ -132,7 +144,9 @@ fn constraints(pod: &PodInfo, when: WhenUnsatisfiable) -> Result<Vec<Constraint>
 }
 
 fn has_all_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
-    constraints.iter().all(|c| node.label(&c.topology_key).is_some())
+    constraints
+        .iter()
+        .all(|c| node.label(&c.topology_key).is_some())
 }
 
 /// PreFilter state: matching pods per domain, per topology key.
@@ -223,11 +237,16 @@ impl PreFilter for PodTopologySpread {
                 if !c.includes(pod, node, &required) {
                     continue;
                 }
-                let Some(value) = node.label(&c.topology_key) else { continue };
+                let Some(value) = node.label(&c.topology_key) else {
+                    continue;
+                };
                 counts.add(&c.topology_key, value, c.count(node, pod.namespace()));
             }
         }
-        state.write(PreFilterState { constraints, counts });
+        state.write(PreFilterState {
+            constraints,
+            counts,
+        });
         Status::Success
     }
 }
@@ -253,7 +272,13 @@ impl Filter for PodTopologySpread {
 }
 
 impl PreScore for PodTopologySpread {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot, feasible: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        feasible: &[Arc<NodeInfo>],
+    ) -> Status {
         let constraints = match constraints(pod, WhenUnsatisfiable::ScheduleAnyway) {
             Ok(c) if c.is_empty() => return Status::Skip,
             Ok(c) => c,
@@ -278,7 +303,9 @@ impl PreScore for PodTopologySpread {
                 if c.topology_key == HOSTNAME_KEY {
                     continue;
                 }
-                let Some(value) = node.label(&c.topology_key) else { continue };
+                let Some(value) = node.label(&c.topology_key) else {
+                    continue;
+                };
                 if counts.get(&c.topology_key, value).is_none() {
                     counts.add(&c.topology_key, value, 0);
                     if let Some(d) = domains.get_mut(i) {
@@ -297,7 +324,9 @@ impl PreScore for PodTopologySpread {
                 if c.topology_key == HOSTNAME_KEY || !c.includes(pod, node, &required) {
                     continue;
                 }
-                let Some(value) = node.label(&c.topology_key) else { continue };
+                let Some(value) = node.label(&c.topology_key) else {
+                    continue;
+                };
                 if let Some(slot) = counts.get_mut(&c.topology_key, value) {
                     *slot += c.count(node, pod.namespace());
                 }
@@ -337,7 +366,9 @@ impl Score for PodTopologySpread {
         }
         let mut score = 0.0;
         for (c, weight) in s.constraints.iter().zip(&s.weights) {
-            let Some(value) = node.label(&c.topology_key) else { continue };
+            let Some(value) = node.label(&c.topology_key) else {
+                continue;
+            };
             let count = if c.topology_key == HOSTNAME_KEY {
                 c.count(node, pod.namespace())
             } else {
@@ -360,7 +391,12 @@ impl NormalizeScore for PodTopologySpread {
         let Some(s) = state.read::<PreScoreState>() else {
             return Status::Success;
         };
-        let counted = || scores.iter().filter(|n| !s.ignored.contains(&n.name)).map(|n| n.score);
+        let counted = || {
+            scores
+                .iter()
+                .filter(|n| !s.ignored.contains(&n.name))
+                .map(|n| n.score)
+        };
         let min = counted().min().unwrap_or(0);
         let max = counted().max().unwrap_or(0);
         for n in scores.iter_mut() {
@@ -400,9 +436,18 @@ mod tests {
     fn do_not_schedule_limits_skew() {
         let ok = Status::Success;
         let skew = Status::unschedulable(REASON_CONSTRAINTS);
-        let p = |max_skew| pod("p").label("app", "web").spread(max_skew, ZONE, "DoNotSchedule", &[("app", "web")]);
+        let p = |max_skew| {
+            pod("p")
+                .label("app", "web")
+                .spread(max_skew, ZONE, "DoNotSchedule", &[("app", "web")])
+        };
         let cases = [
-            ("empty domains all fit", vec![], p(1).info(), vec![ok.clone(), ok.clone(), ok.clone(), ok.clone()]),
+            (
+                "empty domains all fit",
+                vec![],
+                p(1).info(),
+                vec![ok.clone(), ok.clone(), ok.clone(), ok.clone()],
+            ),
             (
                 "a loaded zone is rejected at maxSkew 1",
                 vec![web("w1", "a1")],
@@ -417,13 +462,21 @@ mod tests {
             ),
             (
                 "terminating pods do not count",
-                vec![pod("w1").label("app", "web").node_name("a1").terminating().build()],
+                vec![pod("w1")
+                    .label("app", "web")
+                    .node_name("a1")
+                    .terminating()
+                    .build()],
                 p(1).info(),
                 vec![ok.clone(), ok.clone(), ok.clone(), ok.clone()],
             ),
             (
                 "pods of other namespaces do not count",
-                vec![pod("w1").namespace("x").label("app", "web").node_name("a1").build()],
+                vec![pod("w1")
+                    .namespace("x")
+                    .label("app", "web")
+                    .node_name("a1")
+                    .build()],
                 p(1).info(),
                 vec![ok.clone(), ok.clone(), ok.clone(), ok.clone()],
             ),
@@ -436,7 +489,8 @@ mod tests {
             (
                 "nodes excluded by node affinity do not form domains",
                 vec![web("w1", "a1"), web("w2", "b1")],
-                p(1).required_node_affinity(vec![vec![req(ZONE, "In", &["a", "b"])]]).info(),
+                p(1).required_node_affinity(vec![vec![req(ZONE, "In", &["a", "b"])]])
+                    .info(),
                 vec![ok.clone(), ok.clone(), ok.clone(), ok],
             ),
         ];
@@ -449,24 +503,41 @@ mod tests {
     #[test]
     fn nodes_without_the_topology_key_are_unresolvable() {
         let s = snapshot(vec![node("bare").build()], vec![]);
-        let p = pod("p").spread(1, ZONE, "DoNotSchedule", &[("app", "web")]).info();
-        assert_eq!(filter_all(&PodTopologySpread, &p, &s), vec![Status::unresolvable(REASON_MISSING_LABEL)]);
+        let p = pod("p")
+            .spread(1, ZONE, "DoNotSchedule", &[("app", "web")])
+            .info();
+        assert_eq!(
+            filter_all(&PodTopologySpread, &p, &s),
+            vec![Status::unresolvable(REASON_MISSING_LABEL)]
+        );
     }
 
     #[test]
     fn schedule_anyway_prefers_emptier_domains() {
         let existing = vec![web("w1", "a1"), web("w2", "a2"), web("w3", "b1")];
-        let p = pod("p").label("app", "web").spread(1, ZONE, "ScheduleAnyway", &[("app", "web")]).info();
+        let p = pod("p")
+            .label("app", "web")
+            .spread(1, ZONE, "ScheduleAnyway", &[("app", "web")])
+            .info();
         // zone counts a=2, b=1, c=0; weight ln(5); raw = round(count*1.609):
         // a→3, b→2, c→0; normalized 100*(3+0-s)/3.
-        assert_eq!(score_all(&PodTopologySpread, &p, &snapshot(zoned(), existing)), vec![0, 0, 33, 100]);
+        assert_eq!(
+            score_all(&PodTopologySpread, &p, &snapshot(zoned(), existing)),
+            vec![0, 0, 33, 100]
+        );
     }
 
     #[test]
     fn schedule_anyway_on_hostname_counts_per_node() {
         let existing = vec![web("w1", "a1"), web("w2", "a1")];
-        let p = pod("p").label("app", "web").spread(1, HOSTNAME_KEY, "ScheduleAnyway", &[("app", "web")]).info();
+        let p = pod("p")
+            .label("app", "web")
+            .spread(1, HOSTNAME_KEY, "ScheduleAnyway", &[("app", "web")])
+            .info();
         // 4 domains: weight ln(6) ≈ 1.79; a1 raw round(3.58) = 4, others 0.
-        assert_eq!(score_all(&PodTopologySpread, &p, &snapshot(zoned(), existing)), vec![0, 100, 100, 100]);
+        assert_eq!(
+            score_all(&PodTopologySpread, &p, &snapshot(zoned(), existing)),
+            vec![0, 100, 100, 100]
+        );
     }
 }

@@ -54,7 +54,12 @@ pub struct Usage {
 }
 
 /// The usage of each resource in `resources`, in order.
-pub fn usage(node: &NodeInfo, pod: &PodInfo, resources: &[ResourceSpec], requests: Requests) -> Vec<Option<Usage>> {
+pub fn usage(
+    node: &NodeInfo,
+    pod: &PodInfo,
+    resources: &[ResourceSpec],
+    requests: Requests,
+) -> Vec<Option<Usage>> {
     let (node_requested, pod_request) = match requests {
         Requests::Actual => (node.requested(), &pod.request),
         Requests::NonZero => (node.non_zero_requested(), &pod.non_zero_request),
@@ -64,7 +69,9 @@ pub fn usage(node: &NodeInfo, pod: &PodInfo, resources: &[ResourceSpec], request
         .map(|r| {
             let allocatable = node.allocatable().get(&r.name);
             (allocatable != 0).then(|| Usage {
-                requested: node_requested.get(&r.name).saturating_add(pod_request.get(&r.name)),
+                requested: node_requested
+                    .get(&r.name)
+                    .saturating_add(pod_request.get(&r.name)),
                 allocatable,
             })
         })
@@ -129,20 +136,58 @@ mod tests {
     use super::*;
 
     fn u(requested: i64, allocatable: i64) -> Option<Usage> {
-        Some(Usage { requested, allocatable })
+        Some(Usage {
+            requested,
+            allocatable,
+        })
     }
 
     #[test]
     fn strategies_score_as_upstream() {
         let res = default_resources();
         let cases = [
-            ("least: empty node", ScoringStrategyType::LeastAllocated, vec![u(0, 4000), u(0, 8)], 100),
-            ("least: half and quarter", ScoringStrategyType::LeastAllocated, vec![u(2000, 4000), u(2, 8)], 62),
-            ("least: over-committed is zero", ScoringStrategyType::LeastAllocated, vec![u(5000, 4000), u(8, 8)], 0),
-            ("most: half and quarter", ScoringStrategyType::MostAllocated, vec![u(2000, 4000), u(2, 8)], 37),
-            ("most: over-committed is capped", ScoringStrategyType::MostAllocated, vec![u(5000, 4000), u(8, 8)], 100),
-            ("missing resources are skipped", ScoringStrategyType::LeastAllocated, vec![u(1000, 4000), None], 75),
-            ("nothing offered scores zero", ScoringStrategyType::LeastAllocated, vec![None, None], 0),
+            (
+                "least: empty node",
+                ScoringStrategyType::LeastAllocated,
+                vec![u(0, 4000), u(0, 8)],
+                100,
+            ),
+            (
+                "least: half and quarter",
+                ScoringStrategyType::LeastAllocated,
+                vec![u(2000, 4000), u(2, 8)],
+                62,
+            ),
+            (
+                "least: over-committed is zero",
+                ScoringStrategyType::LeastAllocated,
+                vec![u(5000, 4000), u(8, 8)],
+                0,
+            ),
+            (
+                "most: half and quarter",
+                ScoringStrategyType::MostAllocated,
+                vec![u(2000, 4000), u(2, 8)],
+                37,
+            ),
+            (
+                "most: over-committed is capped",
+                ScoringStrategyType::MostAllocated,
+                vec![u(5000, 4000), u(8, 8)],
+                100,
+            ),
+            (
+                "missing resources are skipped",
+                ScoringStrategyType::LeastAllocated,
+                vec![u(1000, 4000), None],
+                75,
+            ),
+            (
+                "nothing offered scores zero",
+                ScoringStrategyType::LeastAllocated,
+                vec![None, None],
+                0,
+            ),
         ];
         for (name, strategy, usage, want) in cases {
             assert_eq!(strategy.score(&usage, &res), want, "{name}");

@@ -25,7 +25,10 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
         return false;
     }
     match toleration.operator.as_deref().unwrap_or_default() {
-        "" | "Equal" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
+        "" | "Equal" => {
+            toleration.value.as_deref().unwrap_or_default()
+                == taint.value.as_deref().unwrap_or_default()
+        }
         "Exists" => true,
         _ => false,
     }
@@ -99,11 +102,21 @@ impl Score for TaintToleration {
     /// The number of `PreferNoSchedule` taints the pod does not tolerate;
     /// only tolerations with an empty or `PreferNoSchedule` effect count.
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, String> {
-        let soft = |t: &&Toleration| matches!(t.effect.as_deref(), None | Some("") | Some("PreferNoSchedule"));
+        let soft = |t: &&Toleration| {
+            matches!(
+                t.effect.as_deref(),
+                None | Some("") | Some("PreferNoSchedule")
+            )
+        };
         let count = node_taints(node)
             .iter()
             .filter(|t| t.effect == "PreferNoSchedule")
-            .filter(|t| !pod_tolerations(pod).iter().filter(soft).any(|tol| tolerates(tol, t)))
+            .filter(|t| {
+                !pod_tolerations(pod)
+                    .iter()
+                    .filter(soft)
+                    .any(|tol| tolerates(tol, t))
+            })
             .count();
         Ok(count as i64)
     }
@@ -129,17 +142,31 @@ mod tests {
     fn filter_rejects_untolerated_hard_taints() {
         let cp = |n: &str| node(n).taint("node-role.kubernetes.io/control-plane", "", "NoSchedule");
         let cases = [
-            ("no taints pass", node("n").build(), pod("p").build(), Status::Success),
+            (
+                "no taints pass",
+                node("n").build(),
+                pod("p").build(),
+                Status::Success,
+            ),
             (
                 "an untolerated NoSchedule taint is unresolvable",
                 cp("n").build(),
                 pod("p").build(),
-                Status::unresolvable("node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"),
+                Status::unresolvable(
+                    "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }",
+                ),
             ),
             (
                 "Exists with the key tolerates",
                 cp("n").build(),
-                pod("p").toleration("node-role.kubernetes.io/control-plane", "Exists", "", "NoSchedule").build(),
+                pod("p")
+                    .toleration(
+                        "node-role.kubernetes.io/control-plane",
+                        "Exists",
+                        "",
+                        "NoSchedule",
+                    )
+                    .build(),
                 Status::Success,
             ),
             (
@@ -151,13 +178,17 @@ mod tests {
             (
                 "Equal needs the same value",
                 node("n").taint("gpu", "yes", "NoSchedule").build(),
-                pod("p").toleration("gpu", "Equal", "no", "NoSchedule").build(),
+                pod("p")
+                    .toleration("gpu", "Equal", "no", "NoSchedule")
+                    .build(),
                 Status::unresolvable("node(s) had untolerated taint {gpu: yes}"),
             ),
             (
                 "a toleration for another effect does not help",
                 node("n").taint("gpu", "yes", "NoSchedule").build(),
-                pod("p").toleration("gpu", "Equal", "yes", "NoExecute").build(),
+                pod("p")
+                    .toleration("gpu", "Equal", "yes", "NoExecute")
+                    .build(),
                 Status::unresolvable("node(s) had untolerated taint {gpu: yes}"),
             ),
             (
@@ -168,7 +199,11 @@ mod tests {
             ),
         ];
         for (name, n, p, want) in cases {
-            let got = filter_all(&TaintToleration, &PodInfo::new(p.into()), &snapshot(vec![n], vec![]));
+            let got = filter_all(
+                &TaintToleration,
+                &PodInfo::new(p.into()),
+                &snapshot(vec![n], vec![]),
+            );
             assert_eq!(got, vec![want], "{name}");
         }
     }
@@ -178,10 +213,18 @@ mod tests {
         let nodes = vec![
             node("clean").build(),
             node("one").taint("a", "", "PreferNoSchedule").build(),
-            node("two").taint("a", "", "PreferNoSchedule").taint("b", "", "PreferNoSchedule").build(),
+            node("two")
+                .taint("a", "", "PreferNoSchedule")
+                .taint("b", "", "PreferNoSchedule")
+                .build(),
             node("tolerated").taint("c", "", "PreferNoSchedule").build(),
         ];
-        let p = pod("p").toleration("c", "Exists", "", "PreferNoSchedule").info();
-        assert_eq!(score_all(&TaintToleration, &p, &snapshot(nodes, vec![])), vec![100, 50, 0, 100]);
+        let p = pod("p")
+            .toleration("c", "Exists", "", "PreferNoSchedule")
+            .info();
+        assert_eq!(
+            score_all(&TaintToleration, &p, &snapshot(nodes, vec![])),
+            vec![100, 50, 0, 100]
+        );
     }
 }

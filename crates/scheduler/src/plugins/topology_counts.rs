@@ -61,7 +61,10 @@ mod tests {
         c.add("zone", "a", 1);
         c.add("zone", "a", 2);
         c.add("zone", "b", 0);
-        assert_eq!((c.get("zone", "a"), c.get("zone", "b"), c.get("zone", "c")), (Some(3), Some(0), None));
+        assert_eq!(
+            (c.get("zone", "a"), c.get("zone", "b"), c.get("zone", "c")),
+            (Some(3), Some(0), None)
+        );
         assert_eq!(c.domains("zone").map(|d| d.len()), Some(2));
         assert!(!c.all_zero());
         if let Some(v) = c.get_mut("zone", "b") {
