@@ -4,7 +4,8 @@
 //! extension-point traits ([`framework::Filter`], [`framework::Score`], …),
 //! a [`framework::Profile`] lists them with weights, and
 //! [`framework::Algorithm`] runs one scheduling cycle over a
-//! [`framework::Snapshot`] of the [`cache::Cache`]. [`config`] reads
+//! [`framework::Snapshot`] of the [`cache::Cache`]; [`preemption`] picks
+//! victims when no node fits. [`config`] reads
 //! upstream's `KubeSchedulerConfiguration`; [`queue::SchedulingQueue`] orders
 //! pending pods with upstream's backoff. Everything here is pure: informers
 //! and binding live with the component that drives it.
@@ -13,6 +14,7 @@ pub mod cache;
 pub mod config;
 pub mod framework;
 pub mod plugins;
+pub mod preemption;
 pub mod quantity;
 pub mod queue;
 pub mod resources;

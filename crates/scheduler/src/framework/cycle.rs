@@ -122,6 +122,14 @@ pub enum ScheduleError {
     },
 }
 
+/// What PreFilter concluded.
+enum PreFilterOutcome {
+    /// Go on filtering, skipping these plugins' Filter.
+    Passed(BTreeSet<&'static str>),
+    /// A plugin rejected the pod for every node.
+    Rejected(&'static str, Status),
+}
+
 /// Runs scheduling cycles for one profile, remembering where the last
 /// partial node search stopped so successive pods start elsewhere.
 #[derive(Debug)]
@@ -187,16 +195,21 @@ impl Algorithm {
         }
         let mut state = CycleState::new();
         let mut diagnosis = Diagnosis::default();
-        let skip_filter = self.run_pre_filter(&mut state, pod, snapshot, &mut diagnosis)?;
-        if let Some(msg) = diagnosis.pre_filter_msg.as_ref() {
-            let status = Status::unresolvable(msg.clone());
-            for n in nodes {
-                diagnosis
-                    .node_to_status
-                    .insert(n.name().to_string(), status.clone());
+        let skip_filter = match self.run_pre_filter(&mut state, pod, snapshot)? {
+            PreFilterOutcome::Passed(skip) => skip,
+            PreFilterOutcome::Rejected(plugin, status) => {
+                // The rejection stands for every node, with its own code so
+                // preemption knows whether evicting could help.
+                diagnosis.unschedulable_plugins.insert(plugin);
+                diagnosis.pre_filter_msg = Some(status.reasons().join(", "));
+                for n in nodes {
+                    diagnosis
+                        .node_to_status
+                        .insert(n.name().to_string(), status.clone());
+                }
+                return Err(self.fit_error(nodes.len(), diagnosis));
             }
-            return Err(self.fit_error(nodes.len(), diagnosis));
-        }
+        };
         let (feasible, evaluated) =
             self.find_feasible(&state, pod, nodes, &skip_filter, &mut diagnosis)?;
         if feasible.is_empty() {
@@ -224,14 +237,44 @@ impl Algorithm {
         })
     }
 
-    /// Runs PreFilter; returns the plugins whose Filter is skipped.
+    /// Runs PreFilter and Filter for one node, as preemption needs to after
+    /// removing pods from it (`snapshot` holds the modified node).
+    pub fn evaluate_node(
+        &self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        node: &NodeInfo,
+    ) -> Result<Status, ScheduleError> {
+        let mut state = CycleState::new();
+        let skip = match self.run_pre_filter(&mut state, pod, snapshot)? {
+            PreFilterOutcome::Passed(skip) => skip,
+            PreFilterOutcome::Rejected(_, status) => return Ok(status),
+        };
+        for plugin in self.profile.filter_plugins() {
+            let Some(filter) = plugin.as_filter().filter(|_| !skip.contains(plugin.name())) else {
+                continue;
+            };
+            match filter.filter(&state, pod, node) {
+                Status::Success | Status::Skip => {}
+                Status::Error(message) => {
+                    return Err(ScheduleError::Plugin {
+                        plugin: plugin.name(),
+                        message,
+                    })
+                }
+                rejection => return Ok(rejection),
+            }
+        }
+        Ok(Status::Success)
+    }
+
+    /// Runs PreFilter; on success returns the plugins whose Filter is skipped.
     fn run_pre_filter(
         &self,
         state: &mut CycleState,
         pod: &PodInfo,
         snapshot: &Snapshot,
-        diagnosis: &mut Diagnosis,
-    ) -> Result<BTreeSet<&'static str>, ScheduleError> {
+    ) -> Result<PreFilterOutcome, ScheduleError> {
         let mut skip = BTreeSet::new();
         for plugin in self.profile.pre_filter_plugins() {
             let Some(pre_filter) = plugin.as_pre_filter() else {
@@ -248,14 +291,10 @@ impl Algorithm {
                         message,
                     })
                 }
-                rejection => {
-                    diagnosis.unschedulable_plugins.insert(plugin.name());
-                    diagnosis.pre_filter_msg = Some(rejection.reasons().join(", "));
-                    return Ok(skip);
-                }
+                rejection => return Ok(PreFilterOutcome::Rejected(plugin.name(), rejection)),
             }
         }
-        Ok(skip)
+        Ok(PreFilterOutcome::Passed(skip))
     }
 
     /// Runs Filter over the nodes, starting where the previous cycle stopped

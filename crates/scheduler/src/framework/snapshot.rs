@@ -12,7 +12,8 @@ use crate::selector::Labels;
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     nodes: Vec<Arc<NodeInfo>>,
-    index: HashMap<String, usize>,
+    /// Shared so that copies with one node replaced (preemption) are cheap.
+    index: Arc<HashMap<String, usize>>,
     with_affinity: Vec<usize>,
     with_required_anti_affinity: Vec<usize>,
     nodes_per_image: HashMap<String, usize>,
@@ -57,6 +58,15 @@ impl Snapshot {
         }
     }
 
+    /// A copy of this snapshot with one node's info replaced (the node must
+    /// already be in the snapshot).
+    pub fn with_node_replaced(&self, info: Arc<NodeInfo>) -> Snapshot {
+        let mut copy = self.clone();
+        copy.replace(info);
+        copy.recount_affinity();
+        copy
+    }
+
     /// Recomputes the affinity indexes and, when `images_changed`, the image
     /// spread counts.
     pub(crate) fn refresh_indexes(&mut self, images_changed: bool) {
@@ -67,12 +77,13 @@ impl Snapshot {
     }
 
     fn reindex(&mut self) {
-        self.index = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name().to_string(), i))
-            .collect();
+        self.index = Arc::new(
+            self.nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.name().to_string(), i))
+                .collect(),
+        );
         self.recount_affinity();
     }
 
