@@ -60,6 +60,7 @@ pub struct Cache {
     /// `None` (upstream's current default) keeps it until confirmed or forgotten.
     assumed_ttl: Option<Duration>,
     dirty: HashSet<String>,
+    known_nodes: usize,
     nodes_changed: bool,
     images_changed: bool,
     namespaces_changed: bool,
@@ -118,11 +119,18 @@ impl Cache {
         if let Some(cached) = self.nodes.get_mut(&name) {
             cached.known = true;
         }
-        self.nodes_changed |= !was_known;
+        if !was_known {
+            self.known_nodes += 1;
+            self.nodes_changed = true;
+        }
     }
 
     /// Removes a node; its pods stay until they are removed themselves.
     pub fn remove_node(&mut self, name: &str) {
+        if !self.nodes.get(name).is_some_and(|n| n.known) {
+            return;
+        }
+        self.known_nodes -= 1;
         let has_pods = self
             .nodes
             .get(name)
@@ -273,7 +281,7 @@ impl Cache {
 
     /// Number of known nodes.
     pub fn node_count(&self) -> usize {
-        self.nodes.values().filter(|n| n.known).count()
+        self.known_nodes
     }
 
     /// Brings `snapshot` up to date with the cache.
@@ -430,5 +438,31 @@ mod tests {
             cache.add_pod(pod("z").build()),
             Err(CacheError::NotBound("default/z".into()))
         );
+    }
+
+    #[test]
+    fn incremental_snapshots_track_affinity_pods() {
+        let mut cache = Cache::new();
+        let mut snap = Snapshot::default();
+        cache.add_node(node("a").build());
+        cache.add_node(node("b").build());
+        cache.update_snapshot(&mut snap);
+        let anti = pod("p")
+            .pod_anti_affinity(crate::testing::term(
+                &[("app", "x")],
+                "kubernetes.io/hostname",
+            ))
+            .build();
+        assert_eq!(cache.assume_pod(info(anti), "b"), Ok(()));
+        cache.update_snapshot(&mut snap);
+        let names = |s: &Snapshot| {
+            s.nodes_with_required_anti_affinity_pods()
+                .map(|n| n.name().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&snap), vec!["b"]);
+        assert_eq!(cache.forget_pod("default/p"), Ok(()));
+        cache.update_snapshot(&mut snap);
+        assert!(names(&snap).is_empty());
     }
 }

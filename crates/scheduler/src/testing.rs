@@ -426,7 +426,7 @@ pub fn score_all(
         .nodes()
         .iter()
         .map(|n| NodeScore {
-            name: n.name().to_string(),
+            name: n.shared_name().clone(),
             score: score.score(&state, pod, n).unwrap_or(-1),
         })
         .collect();

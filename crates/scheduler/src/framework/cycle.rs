@@ -384,7 +384,7 @@ impl Algorithm {
         let mut totals: Vec<NodeScore> = feasible
             .iter()
             .map(|n| NodeScore {
-                name: n.name().to_string(),
+                name: n.shared_name().clone(),
                 score: 0,
             })
             .collect();
@@ -446,7 +446,7 @@ impl Algorithm {
                 best = Some(candidate);
             }
         }
-        best.map(|b| b.name.clone()).unwrap_or_default()
+        best.map(|b| b.name.to_string()).unwrap_or_default()
     }
 }
 

@@ -21,7 +21,7 @@ pub const MAX_NODE_SCORE: i64 = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeScore {
     /// The node's name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The score.
     pub score: i64,
 }
@@ -135,7 +135,7 @@ mod tests {
         raw.iter()
             .enumerate()
             .map(|(i, s)| NodeScore {
-                name: format!("n{i}"),
+                name: format!("n{i}").into(),
                 score: *s,
             })
             .collect()

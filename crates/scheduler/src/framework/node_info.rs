@@ -14,7 +14,7 @@ use crate::selector::Labels;
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
     node: Arc<Node>,
-    name: String,
+    name: Arc<str>,
     allocatable: Resources,
     pods: Vec<Arc<PodInfo>>,
     requested: Resources,
@@ -51,7 +51,7 @@ impl NodeInfo {
     /// A node without pods.
     pub fn new(node: Arc<Node>) -> Self {
         NodeInfo {
-            name: node.metadata.name.clone().unwrap_or_default(),
+            name: Arc::from(node.metadata.name.as_deref().unwrap_or_default()),
             allocatable: node_allocatable(&node),
             images: node_images(&node),
             node,
@@ -80,6 +80,11 @@ impl NodeInfo {
 
     /// The node's name.
     pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The node's name, shared (cheap to clone into score lists).
+    pub fn shared_name(&self) -> &Arc<str> {
         &self.name
     }
 

@@ -17,6 +17,8 @@ pub struct Snapshot {
     with_affinity: Vec<usize>,
     with_required_anti_affinity: Vec<usize>,
     nodes_per_image: HashMap<String, usize>,
+    /// Set when a replaced node changed whether it hosts affinity pods.
+    affinity_stale: bool,
     namespace_labels: HashMap<String, Labels>,
 }
 
@@ -50,6 +52,10 @@ impl Snapshot {
         match self.index.get(info.name()) {
             Some(&i) => {
                 if let Some(slot) = self.nodes.get_mut(i) {
+                    self.affinity_stale |= slot.has_pods_with_affinity()
+                        != info.has_pods_with_affinity()
+                        || slot.has_pods_with_required_anti_affinity()
+                            != info.has_pods_with_required_anti_affinity();
                     *slot = info;
                 }
                 true
@@ -63,14 +69,18 @@ impl Snapshot {
     pub fn with_node_replaced(&self, info: Arc<NodeInfo>) -> Snapshot {
         let mut copy = self.clone();
         copy.replace(info);
-        copy.recount_affinity();
+        if copy.affinity_stale {
+            copy.recount_affinity();
+        }
         copy
     }
 
     /// Recomputes the affinity indexes and, when `images_changed`, the image
     /// spread counts.
     pub(crate) fn refresh_indexes(&mut self, images_changed: bool) {
-        self.recount_affinity();
+        if self.affinity_stale {
+            self.recount_affinity();
+        }
         if images_changed {
             self.recount_images();
         }
@@ -88,6 +98,7 @@ impl Snapshot {
     }
 
     fn recount_affinity(&mut self) {
+        self.affinity_stale = false;
         self.with_affinity.clear();
         self.with_required_anti_affinity.clear();
         for (i, n) in self.nodes.iter().enumerate() {

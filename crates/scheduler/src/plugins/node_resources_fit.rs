@@ -95,9 +95,23 @@ impl NodeResourcesFit {
         if want.is_zero() {
             return reasons;
         }
-        for name in [CPU, MEMORY, EPHEMERAL_STORAGE] {
-            let amount = want.get(name);
-            if amount > 0 && amount > allocatable.get(name).saturating_sub(requested.get(name)) {
+        let native = [
+            (
+                CPU,
+                want.milli_cpu,
+                allocatable.milli_cpu,
+                requested.milli_cpu,
+            ),
+            (MEMORY, want.memory, allocatable.memory, requested.memory),
+            (
+                EPHEMERAL_STORAGE,
+                want.ephemeral_storage,
+                allocatable.ephemeral_storage,
+                requested.ephemeral_storage,
+            ),
+        ];
+        for (name, amount, offered, used) in native {
+            if amount > 0 && amount > offered.saturating_sub(used) {
                 reasons.push(format!("Insufficient {name}"));
             }
         }

@@ -394,13 +394,13 @@ impl NormalizeScore for PodTopologySpread {
         let counted = || {
             scores
                 .iter()
-                .filter(|n| !s.ignored.contains(&n.name))
+                .filter(|n| !s.ignored.contains(n.name.as_ref()))
                 .map(|n| n.score)
         };
         let min = counted().min().unwrap_or(0);
         let max = counted().max().unwrap_or(0);
         for n in scores.iter_mut() {
-            n.score = if s.ignored.contains(&n.name) {
+            n.score = if s.ignored.contains(n.name.as_ref()) {
                 0
             } else if max == 0 {
                 MAX_NODE_SCORE
