@@ -154,7 +154,7 @@ impl Cache {
     }
 
     fn place(&mut self, info: Arc<PodInfo>, node: &str, assumed: bool) {
-        let key = info.key();
+        let key = info.key().to_string();
         self.node_mut(node).add_pod(info);
         self.pods.insert(
             key,
@@ -183,7 +183,7 @@ impl Cache {
 
     /// Records the scheduler's decision before the bind completes.
     pub fn assume_pod(&mut self, pod: Arc<PodInfo>, node: &str) -> Result<(), CacheError> {
-        let key = pod.key();
+        let key = pod.key().to_string();
         if self.pods.contains_key(&key) {
             return Err(CacheError::AlreadyPresent(key));
         }
@@ -337,7 +337,7 @@ mod tests {
         assert_eq!(cache.assume_pod(p.clone(), "n1"), Ok(()));
         assert_eq!(
             cache.assume_pod(p.clone(), "n1"),
-            Err(CacheError::AlreadyPresent(p.key()))
+            Err(CacheError::AlreadyPresent(p.key().to_string()))
         );
         cache.update_snapshot(&mut snap);
         assert_eq!(requested(&snap, "n1"), 1000);
@@ -386,7 +386,7 @@ mod tests {
             .is_empty());
         assert_eq!(
             cache.cleanup_expired(start + Duration::from_secs(30)),
-            vec![p.key()]
+            vec![p.key().to_string()]
         );
         assert_eq!(cache.pod_node(&p.key()), None);
     }

@@ -144,6 +144,20 @@ pub struct SchedulingQueue {
     seq: u64,
     scheduling_cycle: u64,
     move_request_cycle: u64,
+    /// Pods popped and not yet requeued or done, with what happened to them
+    /// meanwhile.
+    in_flight: HashMap<PodKey, InFlight>,
+}
+
+/// A change to a pod that arrived while it was being scheduled.
+#[derive(Debug, Clone)]
+enum InFlight {
+    /// Nothing yet.
+    Unchanged,
+    /// The pod object changed; a requeue uses this version and retries it.
+    Updated(Arc<PodInfo>),
+    /// The pod was deleted; a requeue drops it.
+    Deleted,
 }
 
 impl std::fmt::Debug for SchedulingQueue {
@@ -173,6 +187,7 @@ impl SchedulingQueue {
             seq: 0,
             scheduling_cycle: 0,
             move_request_cycle: 0,
+            in_flight: HashMap::new(),
         }
     }
 
@@ -209,7 +224,7 @@ impl SchedulingQueue {
     }
 
     fn insert(&mut self, pod: QueuedPod, queue: QueueName) {
-        let key = pod.info.key();
+        let key = pod.info.key().to_string();
         let seq = self.next_seq();
         let (active_key, backoff_key) = match queue {
             QueueName::Active => {
@@ -239,7 +254,7 @@ impl SchedulingQueue {
     pub fn add(&mut self, pod: Pod) {
         let now = self.clock.now();
         let info = Arc::new(PodInfo::new(Arc::new(pod)));
-        let key = info.key();
+        let key = info.key().to_string();
         if let Some(old) = self.detach(&key) {
             self.insert(QueuedPod { info, ..old }, QueueName::Active);
             return;
@@ -261,6 +276,10 @@ impl SchedulingQueue {
     /// backoff if its backoff has not run out), others are updated in place.
     pub fn update(&mut self, pod: Pod) {
         let key = pod_key(&pod);
+        if let Some(state) = self.in_flight.get_mut(&key) {
+            *state = InFlight::Updated(Arc::new(PodInfo::new(Arc::new(pod))));
+            return;
+        }
         let Some(queue) = self.entries.get(&key).map(|e| e.queue) else {
             self.add(pod);
             return;
@@ -279,6 +298,9 @@ impl SchedulingQueue {
 
     /// A pending pod was deleted (or bound by someone else).
     pub fn delete(&mut self, key: &str) {
+        if let Some(state) = self.in_flight.get_mut(key) {
+            *state = InFlight::Deleted;
+        }
         self.detach(key);
     }
 
@@ -335,26 +357,55 @@ impl SchedulingQueue {
         self.scheduling_cycle += 1;
         pod.attempts += 1;
         pod.scheduling_cycle = self.scheduling_cycle;
+        self.in_flight.insert(first.3, InFlight::Unchanged);
         Some(pod)
+    }
+
+    /// The popped pod was scheduled (assumed and sent to bind): stop
+    /// tracking it.
+    pub fn done(&mut self, key: &str) {
+        self.in_flight.remove(key);
+    }
+
+    /// Ends tracking of a popped pod being requeued; `None` if it was
+    /// deleted meanwhile. An update during the cycle replaces the pod and
+    /// makes it retry without waiting for an event.
+    fn finish_in_flight(&mut self, mut pod: QueuedPod) -> Option<(QueuedPod, bool)> {
+        match self.in_flight.remove(pod.info.key()) {
+            Some(InFlight::Deleted) => None,
+            Some(InFlight::Updated(info)) => {
+                pod.info = info;
+                Some((pod, true))
+            }
+            Some(InFlight::Unchanged) | None => Some((pod, false)),
+        }
     }
 
     /// Puts back a pod no node fits. It waits for one of `waiting_for`, unless
     /// a cluster event arrived since it was popped, then it only backs off.
-    pub fn add_unschedulable(&mut self, mut pod: QueuedPod, waiting_for: BTreeSet<ClusterEvent>) {
+    pub fn add_unschedulable(&mut self, pod: QueuedPod, waiting_for: BTreeSet<ClusterEvent>) {
+        let Some((mut pod, updated)) = self.finish_in_flight(pod) else {
+            return;
+        };
         pod.timestamp = self.clock.now();
         pod.waiting_for = waiting_for;
-        let target =
-            if self.move_request_cycle >= pod.scheduling_cycle || pod.waiting_for.is_empty() {
-                QueueName::Backoff
-            } else {
-                QueueName::Unschedulable
-            };
+        let target = if updated
+            || self.move_request_cycle >= pod.scheduling_cycle
+            || pod.waiting_for.is_empty()
+        {
+            QueueName::Backoff
+        } else {
+            QueueName::Unschedulable
+        };
         self.insert(pod, target);
     }
 
     /// Puts back a pod whose cycle failed for a reason other than fit (a
     /// plugin error, a failed bind): it backs off and retries.
-    pub fn add_after_error(&mut self, mut pod: QueuedPod) {
+    pub fn add_after_error(&mut self, pod: QueuedPod) {
+        let Some((mut pod, _)) = self.finish_in_flight(pod) else {
+            return;
+        };
         pod.timestamp = self.clock.now();
         self.insert(pod, QueueName::Backoff);
     }
@@ -491,6 +542,42 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         q.flush_unschedulable_left_over();
         assert_eq!(q.queue_of("default/p"), Some(QueueName::Active));
+    }
+
+    #[test]
+    fn changes_during_the_cycle_are_not_lost() {
+        let (_, mut q) = queue();
+        q.add(pod("upd").build());
+        q.add(pod("del").build());
+        q.add(pod("ok").build());
+        let (upd, del, ok) = match (q.pop(), q.pop(), q.pop()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => panic!("three pods should pop"),
+        };
+        q.update(pod("upd").label("v", "2").build());
+        q.delete("default/del");
+        q.update(pod("ok").label("v", "2").build());
+        assert_eq!(
+            q.pending(),
+            PendingCounts::default(),
+            "in-flight pods are not queued twice"
+        );
+        q.add_unschedulable(upd, BTreeSet::from([ClusterEvent::NodeAdded]));
+        q.add_unschedulable(del, BTreeSet::from([ClusterEvent::NodeAdded]));
+        q.done(ok.info.key());
+        assert_eq!(
+            q.queue_of("default/upd"),
+            Some(QueueName::Backoff),
+            "updated pods retry"
+        );
+        assert_eq!(q.queue_of("default/del"), None, "deleted pods are dropped");
+        assert_eq!(q.queue_of("default/ok"), None);
+        q.update(pod("ok").label("v", "3").build());
+        assert_eq!(
+            q.queue_of("default/ok"),
+            Some(QueueName::Active),
+            "after done, an update is a new pending pod"
+        );
     }
 
     #[test]

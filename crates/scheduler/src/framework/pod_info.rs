@@ -108,6 +108,8 @@ pub struct PodInfo {
     /// Why some of the pod's affinity terms could not be compiled; such a
     /// pod cannot be scheduled (upstream fails `NewPodInfo` the same way).
     pub parse_error: Option<SelectorError>,
+    /// The pod's key, computed once.
+    key: PodKey,
 }
 
 fn compile_terms(
@@ -216,13 +218,14 @@ impl PodInfo {
             preferred_affinity,
             preferred_anti_affinity,
             parse_error: error,
+            key: pod_key(&pod),
             pod,
         }
     }
 
     /// The pod's key.
-    pub fn key(&self) -> PodKey {
-        pod_key(&self.pod)
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// The pod's namespace.
