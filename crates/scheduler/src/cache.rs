@@ -341,8 +341,8 @@ mod tests {
         );
         cache.update_snapshot(&mut snap);
         assert_eq!(requested(&snap, "n1"), 1000);
-        assert!(cache.is_assumed(&p.key()));
-        assert_eq!(cache.forget_pod(&p.key()), Ok(()));
+        assert!(cache.is_assumed(p.key()));
+        assert_eq!(cache.forget_pod(p.key()), Ok(()));
         cache.update_snapshot(&mut snap);
         assert_eq!(requested(&snap, "n1"), 0);
     }
@@ -380,7 +380,7 @@ mod tests {
                 .is_empty(),
             "no deadline before binding finished"
         );
-        assert_eq!(cache.finish_binding(&p.key(), start), Ok(()));
+        assert_eq!(cache.finish_binding(p.key(), start), Ok(()));
         assert!(cache
             .cleanup_expired(start + Duration::from_secs(29))
             .is_empty());
@@ -388,7 +388,7 @@ mod tests {
             cache.cleanup_expired(start + Duration::from_secs(30)),
             vec![p.key().to_string()]
         );
-        assert_eq!(cache.pod_node(&p.key()), None);
+        assert_eq!(cache.pod_node(p.key()), None);
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn select_victims(
         return Ok(Err(Status::unresolvable(REASON_NO_VICTIMS)));
     }
     for p in &potential {
-        info.remove_pod(&p.key());
+        info.remove_pod(p.key());
     }
     let status = fits(algorithm, pod, snapshot, &info)?;
     if !status.is_success() {
@@ -170,7 +170,7 @@ fn select_victims(
         for p in group {
             info.add_pod(p.clone());
             if !fits(algorithm, pod, snapshot, &info)?.is_success() {
-                info.remove_pod(&p.key());
+                info.remove_pod(p.key());
                 pdb_violations += usize::from(violates);
                 victims.push(p);
             }

@@ -214,7 +214,7 @@ mod tests {
         info.add_pod(b);
         assert_eq!(info.requested().milli_cpu, 1500);
         assert!(info.port_conflicts(&a.host_ports[0]));
-        assert!(info.remove_pod(&a.key()).is_some());
+        assert!(info.remove_pod(a.key()).is_some());
         assert_eq!(info.requested().milli_cpu, 500);
         assert_eq!(info.pods().len(), 1);
         assert!(!info.port_conflicts(&a.host_ports[0]));
