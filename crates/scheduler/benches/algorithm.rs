@@ -135,6 +135,14 @@ fn pod(i: usize, scenario: Scenario) -> Pod {
     }
 }
 
+/// CPU time this process has run, from `/proc/self/schedstat` (Linux), so
+/// figures taken on a busy shared machine can be read as CPU-bound cost too.
+fn cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default()
@@ -157,6 +165,7 @@ fn run(scenario: Scenario, nodes: usize, pods: usize) -> Result<(), Box<dyn std:
     let mut latencies = Vec::with_capacity(pods);
     let mut failed = 0usize;
     let started = Instant::now();
+    let cpu_started = cpu_time();
     for info in pending {
         let t = Instant::now();
         cache.update_snapshot(&mut snapshot);
@@ -167,14 +176,19 @@ fn run(scenario: Scenario, nodes: usize, pods: usize) -> Result<(), Box<dyn std:
         latencies.push(t.elapsed());
     }
     let total = started.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu_started)
+        .map(|(end, start)| end.saturating_sub(start));
     latencies.sort();
     println!(
-        "{:<45} nodes={nodes} pods={pods} unschedulable={failed} total={:.2}s throughput={:.0} pods/s p50={:.0}µs p99={:.0}µs",
+        "{:<45} nodes={nodes} pods={pods} unschedulable={failed} wall={:.2}s throughput={:.0} pods/s p50={:.0}µs p99={:.0}µs cpu={} ({} pods per CPU-second)",
         scenario.name(),
         total.as_secs_f64(),
         pods as f64 / total.as_secs_f64(),
         percentile(&latencies, 0.50).as_secs_f64() * 1e6,
         percentile(&latencies, 0.99).as_secs_f64() * 1e6,
+        cpu.map_or("n/a".to_string(), |c| format!("{:.2}s", c.as_secs_f64())),
+        cpu.map_or("n/a".to_string(), |c| format!("{:.0}", pods as f64 / c.as_secs_f64())),
     );
     Ok(())
 }

@@ -12,7 +12,7 @@ use crate::framework::{
     PodInfo, PreFilter, PreScore, Score, Snapshot, Status, WeightedAffinityTerm, MAX_NODE_SCORE,
 };
 use crate::plugins::topology_counts::TopologyCounts;
-use crate::selector::Labels;
+use crate::selector::{Labels, Selector};
 
 /// The plugin's configuration name.
 pub const NAME: &str = "InterPodAffinity";
@@ -161,20 +161,37 @@ impl PreFilter for InterPodAffinity {
             return Status::Skip;
         }
         let own_ns_labels = snapshot.namespace_labels(pod.namespace());
+        // Other pods' namespace labels matter only to terms with a
+        // namespace selector; skip the lookup otherwise.
+        let needs_ns_labels = pod
+            .required_affinity
+            .iter()
+            .chain(&pod.required_anti_affinity)
+            .any(|t| t.namespace_selector != Selector::nothing());
         let mut s = PreFilterState::default();
-        for node in existing {
-            for other in node.pods() {
-                for term in &other.required_anti_affinity {
-                    if term.matches(&pod.pod, own_ns_labels) {
-                        s.existing_anti_affinity.add(node, &term.topology_key, 1);
-                    }
+        let count_existing_anti = |s: &mut PreFilterState, node: &NodeInfo, other: &PodInfo| {
+            for term in &other.required_anti_affinity {
+                if term.matches(&pod.pod, own_ns_labels) {
+                    s.existing_anti_affinity.add(node, &term.topology_key, 1);
                 }
             }
-        }
-        if has_own_terms {
+        };
+        if !has_own_terms {
+            for node in existing {
+                for other in node.pods() {
+                    count_existing_anti(&mut s, node, other);
+                }
+            }
+        } else {
+            // One pass over every pod serves both directions.
             for node in snapshot.nodes() {
                 for other in node.pods() {
-                    let ns_labels = snapshot.namespace_labels(other.namespace());
+                    count_existing_anti(&mut s, node, other);
+                    let ns_labels = if needs_ns_labels {
+                        snapshot.namespace_labels(other.namespace())
+                    } else {
+                        None
+                    };
                     if matches_all(&pod.required_affinity, other, ns_labels) {
                         for term in &pod.required_affinity {
                             s.affinity.add(node, &term.topology_key, 1);
