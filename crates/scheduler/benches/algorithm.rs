@@ -8,7 +8,7 @@
 //! use 10 label groups of 1,000 pods so every group fits.
 //!
 //! Run: `cargo bench -p rkube-scheduler --bench algorithm` (optionally
-//! `-- NODES PODS`).
+//! `-- NODES PODS [plain|anti|spread]`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -201,12 +201,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let nodes = numbers.first().copied().unwrap_or(5000);
     let pods = numbers.get(1).copied().unwrap_or(10_000);
-    for scenario in [
-        Scenario::Plain,
-        Scenario::AntiAffinity,
-        Scenario::TopologySpread,
-    ] {
-        run(scenario, nodes, pods)?;
+    // Scenario names as arguments (`plain`, `anti`, `spread`) pick a subset.
+    let args: Vec<String> = std::env::args().collect();
+    let picked = |word: &str| args.iter().any(|a| a == word);
+    let all = !["plain", "anti", "spread"].iter().any(|w| picked(w));
+    let scenarios = [
+        ("plain", Scenario::Plain),
+        ("anti", Scenario::AntiAffinity),
+        ("spread", Scenario::TopologySpread),
+    ];
+    for (word, scenario) in scenarios {
+        if all || picked(word) {
+            run(scenario, nodes, pods)?;
+        }
     }
     Ok(())
 }

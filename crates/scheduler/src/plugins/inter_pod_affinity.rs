@@ -306,7 +306,14 @@ impl PreScore for InterPodAffinity {
                 continue;
             }
             for other in node.pods() {
-                if !has_preferences && !other.has_affinity() {
+                // Without preferences of its own, the incoming pod is only
+                // scored by other pods' preferred terms and required affinity;
+                // required anti-affinity alone never adds to a score.
+                let scores_others = !(other.preferred_affinity.is_empty()
+                    && other.preferred_anti_affinity.is_empty()
+                    && (other.required_affinity.is_empty()
+                        || self.args.hard_pod_affinity_weight <= 0));
+                if !has_preferences && !scores_others {
                     continue;
                 }
                 let other_ns_labels = snapshot.namespace_labels(other.namespace());
