@@ -12,6 +12,7 @@ mod handler;
 pub mod kubeconfig;
 pub mod metrics;
 mod negotiation;
+pub mod openapi;
 pub mod pki;
 pub mod registry;
 mod request_info;

@@ -41,8 +41,10 @@ pub enum PatchError {
         /// Operations in the request.
         got: usize,
     },
-    /// The `Content-Type` is not a patch type (415).
-    #[error("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json, not {0}")]
+    /// The `Content-Type` (held here) is not a patch type (415; upstream's
+    /// `NewUnsupportedMediaTypeError` wording, listing the built-in types in
+    /// the installer's order).
+    #[error("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml")]
     UnsupportedMediaType(String),
     /// A server-side apply would change fields other managers own (409).
     #[error("{}", conflict_message(.0))]

@@ -24,14 +24,14 @@ pub enum PathElement {
 impl PathElement {
     /// The key element of an associative list item: its `keys` fields.
     pub fn key_of(item: &Value, keys: &[&str]) -> Self {
-        let mut fields: Vec<(&str, &Value)> = keys
+        let mut fields: Vec<(&str, Value)> = keys
             .iter()
-            .filter_map(|k| item.get(*k).map(|v| (*k, v)))
+            .filter_map(|k| key_field(item, k).map(|v| (*k, v)))
             .collect();
         fields.sort_by_key(|(k, _)| *k);
         let map: Map<String, Value> = fields
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v))
             .collect();
         PathElement::Key(Value::Object(map).to_string())
     }
@@ -77,17 +77,61 @@ impl PathElement {
 
     /// Whether `item` is the list item this element names.
     pub fn matches_item(&self, item: &Value) -> bool {
+        self.item_pattern().matches(item)
+    }
+
+    /// The parsed form of a key or value element, for matching many items.
+    pub(crate) fn item_pattern(&self) -> ItemPattern {
         match self {
             PathElement::Key(json) => match serde_json::from_str::<Value>(json) {
-                Ok(Value::Object(keys)) => keys.iter().all(|(k, v)| item.get(k) == Some(v)),
-                _ => false,
+                Ok(Value::Object(keys)) => ItemPattern::Keys(keys),
+                _ => ItemPattern::Nothing,
             },
-            PathElement::Value(json) => {
-                serde_json::from_str::<Value>(json).ok().as_ref() == Some(item)
-            }
-            PathElement::Field(_) | PathElement::Index(_) => false,
+            PathElement::Value(json) => serde_json::from_str::<Value>(json)
+                .map(ItemPattern::Value)
+                .unwrap_or(ItemPattern::Nothing),
+            PathElement::Field(_) | PathElement::Index(_) => ItemPattern::Nothing,
         }
     }
+}
+
+/// Which list items a key or value element names.
+#[derive(Debug, Clone)]
+pub(crate) enum ItemPattern {
+    /// Items whose key fields (defaulted) equal these.
+    Keys(Map<String, Value>),
+    /// Items equal to this value.
+    Value(Value),
+    /// No item (field and index elements, unparsable elements).
+    Nothing,
+}
+
+impl ItemPattern {
+    /// Whether `item` matches.
+    pub(crate) fn matches(&self, item: &Value) -> bool {
+        match self {
+            ItemPattern::Keys(keys) => keys
+                .iter()
+                .all(|(k, v)| key_field(item, k).as_ref() == Some(v)),
+            ItemPattern::Value(value) => value == item,
+            ItemPattern::Nothing => false,
+        }
+    }
+}
+
+/// Defaults of list-map key fields a client may leave out: upstream's
+/// `+default="TCP"` on the `protocol` of container and service ports, which
+/// server-side apply fills in before keying items.
+const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
+
+/// A key field of a list item, defaulted when absent.
+fn key_field(item: &Value, name: &str) -> Option<Value> {
+    item.get(name).cloned().or_else(|| {
+        KEY_DEFAULTS
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, default)| Value::String(default.to_string()))
+    })
 }
 
 impl fmt::Display for PathElement {
@@ -139,6 +183,11 @@ impl FieldPath {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The first `n` elements.
+    pub fn prefix(&self, n: usize) -> FieldPath {
+        FieldPath(self.0.iter().take(n).cloned().collect())
     }
 
     /// Whether `self` starts with `prefix`.
@@ -208,6 +257,14 @@ mod tests {
         let key = PathElement::key_of(&json!({"name": "a"}), &["name"]);
         assert!(key.matches_item(&json!({"name": "a", "image": "x"})));
         assert!(!key.matches_item(&json!({"name": "b"})));
+        let port = PathElement::key_of(
+            &json!({"containerPort": 80}),
+            &["containerPort", "protocol"],
+        );
+        assert_eq!(port.encode(), r#"k:{"containerPort":80,"protocol":"TCP"}"#);
+        assert!(port.matches_item(&json!({"containerPort": 80, "protocol": "TCP"})));
+        assert!(port.matches_item(&json!({"containerPort": 80})));
+        assert!(!port.matches_item(&json!({"containerPort": 80, "protocol": "UDP"})));
         assert!(PathElement::value_of(&json!(1)).matches_item(&json!(1)));
         assert!(!PathElement::Field("a".into()).matches_item(&json!({"a": 1})));
     }

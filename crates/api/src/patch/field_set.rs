@@ -5,7 +5,7 @@
 //! member). Upstream: `structured-merge-diff/fieldpath/set.go`,
 //! `typed/tofieldset.go` and `typed/compare.go`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
@@ -113,10 +113,18 @@ impl FieldSet {
         FieldSet(
             self.0
                 .iter()
-                .filter(|p| !other.0.iter().any(|o| p.starts_with(o)))
+                .filter(|p| !(1..=p.elements().len()).any(|n| other.0.contains(&p.prefix(n))))
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// Whether `path` or a path below it is a member.
+    pub fn contains_or_below(&self, path: &FieldPath) -> bool {
+        self.0
+            .range(path.clone()..)
+            .next()
+            .is_some_and(|first| first.starts_with(path))
     }
 
     fn insert_subtree(
@@ -171,20 +179,30 @@ impl FieldSet {
     }
 }
 
-/// Upstream's typed objects always have `metadata`, `spec` and `status`
-/// (non-pointer structs), so writing them never adds the containers
-/// themselves, only what is inside.
+/// Fields that are non-pointer structs in upstream's Go types exist even in
+/// an empty object (`metadata`, `spec`, `status`, a template's `metadata`
+/// and `spec`, …), so writing them never adds the containers themselves,
+/// only what is inside; without a schema, their names say which they are.
+const ALWAYS_PRESENT: &[&str] = &[
+    "metadata",
+    "spec",
+    "status",
+    "template",
+    "jobTemplate",
+    "resources",
+];
+
 fn always_present(path: &FieldPath) -> bool {
-    match path.elements() {
-        [] => true,
-        [PathElement::Field(name)] => ["metadata", "spec", "status"].contains(&name.as_str()),
-        _ => false,
+    match path.elements().last() {
+        None => true,
+        Some(PathElement::Field(name)) => ALWAYS_PRESENT.contains(&name.as_str()),
+        Some(_) => false,
     }
 }
 
-fn diff(
-    old: Option<&Value>,
-    new: Option<&Value>,
+fn diff<'v>(
+    old: Option<&'v Value>,
+    new: Option<&'v Value>,
     path: &FieldPath,
     meta: &PatchMeta,
     changes: &mut Changes,
@@ -237,14 +255,27 @@ fn diff(
                     }
                 }
                 ListStrategy::Map { map_keys, .. } => {
+                    let keyed = |items: &'v [Value]| -> HashMap<PathElement, &'v Value> {
+                        items
+                            .iter()
+                            .rev()
+                            .map(|item| (PathElement::key_of(item, map_keys), item))
+                            .collect()
+                    };
+                    let (before, after) = (keyed(old), keyed(new));
                     for item in new {
                         let key = PathElement::key_of(item, map_keys);
-                        let before = old.iter().find(|o| key.matches_item(o));
-                        diff(before, Some(item), &path.child(key), meta, changes);
+                        diff(
+                            before.get(&key).copied(),
+                            Some(item),
+                            &path.child(key),
+                            meta,
+                            changes,
+                        );
                     }
                     for item in old {
                         let key = PathElement::key_of(item, map_keys);
-                        if !new.iter().any(|n| key.matches_item(n)) {
+                        if !after.contains_key(&key) {
                             diff(Some(item), None, &path.child(key), meta, changes);
                         }
                     }

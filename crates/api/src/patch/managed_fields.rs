@@ -248,11 +248,21 @@ pub struct UpdateRequest<'a> {
 /// Records a create (`old` is `None`) or update in `new`'s managedFields:
 /// the writer takes every field it added or changed from other managers,
 /// and removed fields leave every manager's set. A write that changes
-/// nothing leaves managedFields as `old` had them.
+/// nothing leaves managedFields as they were.
+///
+/// Like upstream (`fieldmanager.go`), managedFields the request itself sets
+/// are the starting point (kubectl rewrites them with a JSON patch when it
+/// migrates client-side apply to server-side apply; `[{}]` clears them);
+/// without them, `old`'s are kept, so clients unaware of managedFields
+/// cannot drop them.
 pub fn track_update(old: Option<&Value>, new: &mut Value, request: &UpdateRequest<'_>) {
     let empty = Value::Object(Default::default());
     let old = old.unwrap_or(&empty);
-    let mut managers = Managers::of(old);
+    let mut managers = if Managers::recorded_in(new) {
+        Managers::of(new)
+    } else {
+        Managers::of(old)
+    };
     let changes = FieldSet::compare(&ownable(old), &ownable(new), request.meta);
     for managed in &mut managers.0 {
         managed.set = managed
@@ -352,6 +362,37 @@ mod tests {
                 ("second".to_string(), json!({"f:data": {"f:a": {}}})),
             ]
         );
+    }
+
+    #[test]
+    fn managed_fields_the_request_sets_replace_the_old_ones() {
+        let meta = PatchMeta::for_kind("", "ConfigMap");
+        let mut v1 = json!({"metadata": {"name": "c"}, "data": {"a": "1"}});
+        track_update(
+            None,
+            &mut v1,
+            &request("first", "2024-01-01T00:00:00Z", &meta),
+        );
+        let migrated = json!([{"manager": "kubectl", "operation": "Apply", "apiVersion": "v1",
+            "time": "2024-01-02T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:a": {}}}}]);
+        let cases = [(migrated.clone(), migrated), (json!([{}]), Value::Null)];
+        for (sent, want) in cases {
+            let mut v2 = v1.clone();
+            v2["metadata"]["managedFields"] = sent.clone();
+            track_update(
+                Some(&v1),
+                &mut v2,
+                &request("second", "2024-01-03T00:00:00Z", &meta),
+            );
+            assert_eq!(
+                v2["metadata"]
+                    .get("managedFields")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                want,
+                "{sent}"
+            );
+        }
     }
 
     #[test]

@@ -68,8 +68,9 @@ pub fn create_merge_patch(original: &Value, modified: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patch::random_json::random_object;
     use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use serde_json::json;
 
     #[test]
@@ -130,37 +131,6 @@ mod tests {
         .ok()
         .and_then(|v| v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()));
         assert_eq!(got, Some(vec!["c".to_string(), "a".to_string()]));
-    }
-
-    /// A random JSON document without nulls (merge patches cannot express
-    /// null values), small enough to shrink by reading.
-    pub(crate) fn random_value(rng: &mut StdRng, depth: u32) -> Value {
-        let choice = if depth == 0 {
-            rng.random_range(0..4)
-        } else {
-            rng.random_range(0..6)
-        };
-        match choice {
-            0 => Value::Bool(rng.random()),
-            1 => json!(rng.random_range(-3..4)),
-            2 => json!(["a", "b", "c"][rng.random_range(0..3)]),
-            3 => json!(rng.random_range(0..3) as f64 + 0.5),
-            4 => Value::Array(
-                (0..rng.random_range(0..3))
-                    .map(|_| random_value(rng, depth - 1))
-                    .collect(),
-            ),
-            _ => random_object(rng, depth - 1),
-        }
-    }
-
-    pub(crate) fn random_object(rng: &mut StdRng, depth: u32) -> Value {
-        let mut map = Map::new();
-        for _ in 0..rng.random_range(0..4) {
-            let key = ["k", "l", "m", "n"][rng.random_range(0..4)].to_string();
-            map.insert(key, random_value(rng, depth));
-        }
-        Value::Object(map)
     }
 
     #[test]

@@ -13,6 +13,8 @@ mod json_patch;
 mod managed_fields;
 mod merge_patch;
 mod patch_meta;
+#[cfg(test)]
+mod random_json;
 mod server_side_apply;
 mod strategic_merge;
 

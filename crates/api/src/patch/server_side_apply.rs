@@ -5,10 +5,12 @@
 //! `structured-merge-diff/merge/update.go` (`Updater.Apply`, `prune`) behind
 //! `apiserver/pkg/endpoints/handlers/fieldmanager`.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use crate::patch::error::{Conflict, PatchError, Result};
-use crate::patch::field_path::PathElement;
+use crate::patch::field_path::{FieldPath, PathElement};
 use crate::patch::field_set::FieldSet;
 use crate::patch::managed_fields::{ownable, Managed, ManagerId, Managers, Operation};
 use crate::patch::patch_meta::{ListStrategy, PatchMeta};
@@ -128,12 +130,11 @@ pub fn server_side_apply(
         .fold(FieldSet::default(), |all, m| all.union(&m.set));
     let previously = managers.entry(&applier, request.api_version).set.clone();
     for path in previously.difference(&applied).iter() {
-        let still_wanted = applied
-            .iter()
-            .chain(owned_by_others.iter())
-            .any(|p| p.starts_with(path));
+        let still_wanted =
+            applied.contains_or_below(path) || owned_by_others.contains_or_below(path);
         if !still_wanted {
             remove_path(&mut merged, path.elements());
+            remove_emptied_parents(&mut merged, path.elements(), &applied, &owned_by_others);
         }
     }
 
@@ -198,16 +199,31 @@ fn merge_applied(
             ListStrategy::Atomic => Value::Array(config.clone()),
             ListStrategy::Set => {
                 let mut merged = live.clone();
-                merged.extend(config.iter().filter(|item| !live.contains(item)).cloned());
+                let mut present: HashSet<String> = live.iter().map(Value::to_string).collect();
+                merged.extend(
+                    config
+                        .iter()
+                        .filter(|item| present.insert(item.to_string()))
+                        .cloned(),
+                );
                 Value::Array(merged)
             }
             ListStrategy::Map { map_keys, .. } => {
                 let mut merged = live.clone();
+                let mut positions: HashMap<PathElement, usize> = HashMap::new();
+                for (i, item) in merged.iter().enumerate() {
+                    positions
+                        .entry(PathElement::key_of(item, map_keys))
+                        .or_insert(i);
+                }
                 for item in config {
                     let key = PathElement::key_of(item, map_keys);
-                    match merged.iter_mut().find(|m| key.matches_item(m)) {
+                    match positions.get(&key).and_then(|&i| merged.get_mut(i)) {
                         Some(slot) => *slot = merge_applied(Some(slot), item, path, meta),
-                        None => merged.push(merge_applied(None, item, path, meta)),
+                        None => {
+                            positions.insert(key, merged.len());
+                            merged.push(merge_applied(None, item, path, meta));
+                        }
                     }
                 }
                 Value::Array(merged)
@@ -223,6 +239,47 @@ fn merge_applied(
     }
 }
 
+/// After a prune, removes the objects above `path` that it left empty and
+/// nobody owns, so dropping the last field of a map drops the map too;
+/// `metadata` stays.
+fn remove_emptied_parents(
+    value: &mut Value,
+    path: &[PathElement],
+    applied: &FieldSet,
+    others: &FieldSet,
+) {
+    for depth in (1..path.len()).rev() {
+        let parent = &path[..depth];
+        if parent == [PathElement::Field("metadata".to_string())] {
+            return;
+        }
+        let parent_path = FieldPath::from(parent.to_vec());
+        if applied.contains(&parent_path) || others.contains(&parent_path) {
+            return;
+        }
+        let is_empty_object =
+            lookup(value, parent).is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
+        if !is_empty_object {
+            return;
+        }
+        remove_path(value, parent);
+    }
+}
+
+/// The value at `path`, if present.
+fn lookup<'v>(value: &'v Value, path: &[PathElement]) -> Option<&'v Value> {
+    path.iter()
+        .try_fold(value, |node, element| match (element, node) {
+            (PathElement::Field(name), Value::Object(map)) => map.get(name),
+            (PathElement::Index(i), Value::Array(items)) => items.get(*i),
+            (element, Value::Array(items)) => {
+                let pattern = element.item_pattern();
+                items.iter().find(|item| pattern.matches(item))
+            }
+            _ => None,
+        })
+}
+
 /// Removes the field or list item at `path` from `value`, if present.
 fn remove_path(value: &mut Value, path: &[PathElement]) {
     let Some((last, parents)) = path.split_last() else {
@@ -234,7 +291,8 @@ fn remove_path(value: &mut Value, path: &[PathElement]) {
             (PathElement::Field(name), Value::Object(map)) => map.get_mut(name),
             (PathElement::Index(i), Value::Array(items)) => items.get_mut(*i),
             (element, Value::Array(items)) => {
-                items.iter_mut().find(|item| element.matches_item(item))
+                let pattern = element.item_pattern();
+                items.iter_mut().find(|item| pattern.matches(item))
             }
             _ => None,
         };
@@ -250,7 +308,10 @@ fn remove_path(value: &mut Value, path: &[PathElement]) {
         (PathElement::Index(i), Value::Array(items)) if *i < items.len() => {
             items.remove(*i);
         }
-        (element, Value::Array(items)) => items.retain(|item| !element.matches_item(item)),
+        (element, Value::Array(items)) => {
+            let pattern = element.item_pattern();
+            items.retain(|item| !pattern.matches(item));
+        }
         _ => {}
     }
 }
@@ -510,5 +571,59 @@ mod tests {
             value,
             json!({"a": {"c": 2}, "l": [{"name": "y"}], "s": ["p"], "i": [2]})
         );
+    }
+
+    #[test]
+    fn a_sole_applier_gets_exactly_what_it_applied_last() {
+        use crate::patch::random_json::random_object;
+        use rand::rngs::StdRng;
+        use rand::SeedableRng;
+        let meta = PatchMeta::for_kind("", "ConfigMap");
+        let request = |time| ApplyRequest {
+            manager: "one",
+            api_version: "v1",
+            time,
+            force: Force::RespectOwners,
+            scope: FieldScope::Main,
+            meta: &meta,
+        };
+        for seed in 0..1000u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let first = random_object(&mut rng, 3);
+            let second = random_object(&mut rng, 3);
+            let live = server_side_apply(None, &first, &request(T1));
+            let live = live.map(without_managed_fields_or_metadata).ok();
+            assert_eq!(live.as_ref(), Some(&first), "seed {seed}: created");
+            let live = server_side_apply(None, &first, &request(T1)).unwrap_or_default();
+            let next = server_side_apply(Some(&live), &second, &request(T2));
+            let again = next
+                .as_ref()
+                .ok()
+                .and_then(|n| server_side_apply(Some(n), &second, &request(T2)).ok());
+            assert_eq!(
+                next.as_ref().ok(),
+                again.as_ref(),
+                "seed {seed}: applying twice changes nothing"
+            );
+            let next = next.map(without_managed_fields_or_metadata).ok();
+            assert_eq!(
+                next,
+                Some(second.clone()),
+                "seed {seed}: {first} then {second}"
+            );
+        }
+    }
+
+    fn without_managed_fields_or_metadata(object: Value) -> Value {
+        let mut object = without_managed_fields(object);
+        if let Value::Object(map) = &mut object {
+            if map
+                .get("metadata")
+                .is_some_and(|m| m.as_object().is_some_and(Map::is_empty))
+            {
+                map.shift_remove("metadata");
+            }
+        }
+        object
     }
 }

@@ -4,6 +4,8 @@
 //! and retain keys. Upstream: `apimachinery/pkg/util/strategicpatch/patch.go`
 //! and `community/contributors/devel/sig-api-machinery/strategic-merge-patch.md`.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use crate::patch::error::{PatchError, Result};
@@ -181,49 +183,77 @@ impl Merger<'_> {
                 .map(|item| self.merge_value(None, item, path))
                 .collect(),
             ListStrategy::Set => {
+                let mut present: HashSet<String> = original.iter().map(Value::to_string).collect();
                 for item in patch.iter().filter(|item| !is_directive_only(item)) {
-                    if !original.contains(item) {
+                    if present.insert(item.to_string()) {
                         original.push(item.clone());
                     }
                 }
                 Ok(original)
             }
             ListStrategy::Map { merge_key, .. } => {
-                for item in patch {
-                    let Value::Object(item) = item else {
-                        return Err(PatchError::Malformed(format!(
-                            "invalid patch: list item {item} of {} must be a map with merge key {merge_key}",
-                            path.join(".")
-                        )));
-                    };
-                    let Some(key) = item.get(merge_key) else {
-                        return Err(PatchError::Malformed(format!(
-                            "map: {} does not contain declared merge key: {merge_key}",
-                            Value::Object(item.clone())
-                        )));
-                    };
-                    let position = original.iter().position(|o| o.get(merge_key) == Some(key));
-                    if Directive::of(item)? == Some(Directive::Delete) {
-                        original.retain(|o| o.get(merge_key) != Some(key));
-                        continue;
-                    }
-                    match position {
-                        Some(i) => {
-                            let current = original.get_mut(i).map(Value::take);
-                            let merged =
-                                self.merge_value(current, &Value::Object(item.clone()), path)?;
-                            if let Some(slot) = original.get_mut(i) {
-                                *slot = merged;
-                            }
-                        }
-                        None => {
-                            original.push(Value::Object(self.merge_map(Map::new(), item, path)?))
-                        }
-                    }
-                }
-                Ok(original)
+                self.merge_keyed_list(original, patch, merge_key, path)
             }
         }
+    }
+
+    /// Merges list items by `merge_key`, with hash lookups so that long
+    /// lists cost linear time.
+    fn merge_keyed_list(
+        &self,
+        mut original: Vec<Value>,
+        patch: &[Value],
+        merge_key: &str,
+        path: &mut Vec<String>,
+    ) -> Result<Vec<Value>> {
+        let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, item) in original.iter().enumerate() {
+            if let Some(key) = item.get(merge_key) {
+                positions.entry(key.to_string()).or_default().push(i);
+            }
+        }
+        let mut deleted: HashSet<usize> = HashSet::new();
+        for item in patch {
+            let Value::Object(item) = item else {
+                return Err(PatchError::Malformed(format!(
+                    "invalid patch: list item {item} of {} must be a map with merge key {merge_key}",
+                    path.join(".")
+                )));
+            };
+            let Some(key) = item.get(merge_key) else {
+                return Err(PatchError::Malformed(format!(
+                    "map: {} does not contain declared merge key: {merge_key}",
+                    Value::Object(item.clone())
+                )));
+            };
+            let key = key.to_string();
+            if Directive::of(item)? == Some(Directive::Delete) {
+                deleted.extend(positions.remove(&key).unwrap_or_default());
+                continue;
+            }
+            match positions.get(&key).and_then(|p| p.first()).copied() {
+                Some(i) => {
+                    let current = original.get_mut(i).map(Value::take);
+                    let merged = self.merge_value(current, &Value::Object(item.clone()), path)?;
+                    if let Some(slot) = original.get_mut(i) {
+                        *slot = merged;
+                    }
+                }
+                None => {
+                    positions.insert(key, vec![original.len()]);
+                    original.push(Value::Object(self.merge_map(Map::new(), item, path)?));
+                }
+            }
+        }
+        if !deleted.is_empty() {
+            original = original
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !deleted.contains(i))
+                .map(|(_, item)| item)
+                .collect();
+        }
+        Ok(original)
     }
 }
 
@@ -247,26 +277,35 @@ fn string_list<'v>(value: &'v Value, name: &str) -> Result<Vec<&'v str>> {
         })
 }
 
+/// A list item with its key.
+type Keyed = (String, Value);
+
 /// Orders a merged list by `$setElementOrder`: the listed items in the given
 /// order, and items the patch did not mention (added by the server or other
 /// writers) kept where they were relative to the listed ones, like upstream's
 /// `normalizeElementOrder` + `mergeSortedSlice`.
 fn set_element_order(items: Vec<Value>, order: &[Value], strategy: ListStrategy) -> Vec<Value> {
-    let key_of = |item: &Value| -> Value {
+    let key_of = |item: &Value| -> String {
         match strategy {
             ListStrategy::Map { merge_key, .. } => {
-                item.get(merge_key).cloned().unwrap_or(Value::Null)
+                item.get(merge_key).unwrap_or(&Value::Null).to_string()
             }
-            ListStrategy::Set | ListStrategy::Atomic => item.clone(),
+            ListStrategy::Set | ListStrategy::Atomic => item.to_string(),
         }
     };
-    let order_keys: Vec<Value> = order.iter().map(key_of).collect();
-    let original_keys: Vec<Value> = items.iter().map(key_of).collect();
-    let (mut listed, unlisted): (Vec<Value>, Vec<Value>) = items
-        .into_iter()
-        .partition(|item| order_keys.contains(&key_of(item)));
-    listed.sort_by_key(|item| order_keys.iter().position(|k| *k == key_of(item)));
-    let original_position = |item: &Value| original_keys.iter().position(|k| *k == key_of(item));
+    let first_positions = |keys: &mut dyn Iterator<Item = String>| {
+        let mut positions = HashMap::new();
+        for (i, key) in keys.enumerate() {
+            positions.entry(key).or_insert(i);
+        }
+        positions
+    };
+    let order_position: HashMap<String, usize> = first_positions(&mut order.iter().map(key_of));
+    let original_position: HashMap<String, usize> = first_positions(&mut items.iter().map(key_of));
+    let keyed = items.into_iter().map(|item| (key_of(&item), item));
+    let (mut listed, unlisted): (Vec<Keyed>, Vec<Keyed>) =
+        keyed.partition(|(key, _)| order_position.contains_key(key));
+    listed.sort_by_key(|(key, _)| order_position.get(key).copied());
 
     let mut merged = Vec::with_capacity(listed.len() + unlisted.len());
     let mut listed = listed.into_iter().peekable();
@@ -276,8 +315,8 @@ fn set_element_order(items: Vec<Value>, order: &[Value], strategy: ListStrategy)
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
-            (Some(u), Some(l)) => matches!(
-                (original_position(u), original_position(l)),
+            (Some((u, _)), Some((l, _))) => matches!(
+                (original_position.get(u), original_position.get(l)),
                 (Some(ui), Some(li)) if ui < li
             ),
         };
@@ -286,7 +325,7 @@ fn set_element_order(items: Vec<Value>, order: &[Value], strategy: ListStrategy)
         } else {
             listed.next()
         };
-        merged.extend(next);
+        merged.extend(next.map(|(_, item)| item));
     }
     merged
 }
@@ -409,6 +448,22 @@ mod tests {
     }
 
     #[test]
+    fn volume_source_changes_clear_the_old_source_with_retain_keys() {
+        let original = json!({"spec": {"template": {"spec": {"volumes": [
+            {"name": "v", "emptyDir": {}},
+            {"name": "w", "secret": {"secretName": "s"}}
+        ]}}}});
+        let patch = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/volumes": [{"name": "v"}, {"name": "w"}],
+            "volumes": [{"$retainKeys": ["configMap", "name"], "configMap": {"name": "c"}, "name": "v"}]}}}});
+        let want = json!({"spec": {"template": {"spec": {"volumes": [
+            {"name": "v", "configMap": {"name": "c"}},
+            {"name": "w", "secret": {"secretName": "s"}}
+        ]}}}});
+        assert_eq!(apply(&original, patch), Ok(want));
+    }
+
+    #[test]
     fn primitive_and_unkeyed_lists_are_replaced() {
         let original = json!({"spec": {"template": {"spec": {
             "containers": [{"name": "a", "args": ["x", "y"]}],
@@ -474,6 +529,23 @@ mod tests {
         ];
         for (name, patch, code) in cases {
             assert_eq!(apply(&original, patch), Err(code), "{name}");
+        }
+    }
+
+    #[test]
+    fn without_lists_to_merge_a_strategic_merge_patch_is_a_merge_patch() {
+        use crate::patch::merge_patch::apply_merge_patch;
+        use crate::patch::random_json::random_object;
+        use rand::rngs::StdRng;
+        use rand::SeedableRng;
+        let meta = PatchMeta::for_kind("", "ConfigMap");
+        for seed in 0..2000u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let target = random_object(&mut rng, 3);
+            let patch = random_object(&mut rng, 3);
+            let strategic = apply_strategic_merge_patch(&target, &patch, &meta).ok();
+            let merge = apply_merge_patch(&target, &patch).ok();
+            assert_eq!(strategic, merge, "seed {seed}: {target} + {patch}");
         }
     }
 }
