@@ -150,25 +150,29 @@ impl FieldErrors {
         self.push(ErrorType::Forbidden, field, None, detail);
     }
 
-    /// `field: Too long: may not be more than N bytes`.
+    /// `field: Too long: must have at most N bytes`.
     pub fn too_long(&mut self, field: impl Into<String>, max_bytes: usize) {
         self.push(
             ErrorType::TooLong,
             field,
             None,
-            format!("may not be more than {max_bytes} bytes"),
+            format!("must have at most {max_bytes} bytes"),
         );
     }
 
-    /// Upstream's aggregate rendering: one error alone, several as
-    /// `[a, b]` (`utilerrors.NewAggregate(...).Error()`).
+    /// Upstream's aggregate rendering: repeated messages once, one error
+    /// alone, several as `[a, b]` (`ErrorList.ToAggregate().Error()`).
     pub fn aggregate(&self) -> String {
-        match self.0.as_slice() {
-            [one] => one.to_string(),
-            many => {
-                let parts: Vec<String> = many.iter().map(ToString::to_string).collect();
-                format!("[{}]", parts.join(", "))
+        let mut parts: Vec<String> = Vec::new();
+        for e in &self.0 {
+            let msg = e.to_string();
+            if !parts.contains(&msg) {
+                parts.push(msg);
             }
+        }
+        match parts.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
         }
     }
 }
@@ -222,7 +226,7 @@ mod tests {
                 "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
                 "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
                 "spec.containers[1].name: Duplicate value: \"app\"",
-                "metadata.annotations: Too long: may not be more than 262144 bytes",
+                "metadata.annotations: Too long: must have at most 262144 bytes",
             ]
         );
     }
@@ -235,6 +239,8 @@ mod tests {
     #[test]
     fn aggregates_bracket_several_errors() {
         let mut errs = FieldErrors::default();
+        errs.required("a", "");
+        assert_eq!(errs.aggregate(), "a: Required value");
         errs.required("a", "");
         assert_eq!(errs.aggregate(), "a: Required value");
         errs.required("b", "");

@@ -3,6 +3,14 @@
 //!
 //! Pure: no I/O, no async. The apiserver builds its generic registry on this
 //! crate; other components use it for selectors.
+//!
+//! - [`catalog`]: one [`ResourceDef`] row per resource ([`Catalog::builtin`]).
+//! - [`strategy`] and [`status_split`]: the per-kind hooks and the generic
+//!   spec/status split; [`kinds`]: the strategies of the kinds users touch
+//!   first.
+//! - [`selector`]: label and field selectors; [`meta`]: object metadata on
+//!   JSON; [`validation`]: name and metadata rules with upstream's messages.
+//! - [`table`]: `kubectl get` columns per kind.
 
 pub mod catalog;
 pub mod field_error;

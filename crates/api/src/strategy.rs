@@ -1,11 +1,15 @@
 //! Per-kind behaviour: the small table each resource supplies to the generic
 //! registry (upstream's `rest.RESTCreateStrategy` / `RESTUpdateStrategy`).
 //!
-//! The registry calls the hooks in one fixed order (see
-//! `rkube_apiserver`'s registry): on create `prepare_for_create`, `default`,
-//! `validate_create`; on update `prepare_for_update`, `default`,
-//! `validate_update`. A kind overrides only what differs from the defaults
-//! here; a status strategy wraps the main one.
+//! The registry calls the hooks in one fixed order, upstream's: on create
+//! `default` (upstream defaults while decoding), then system metadata (uid,
+//! creationTimestamp, a name from generateName: `Store.Create` fills them
+//! before `BeforeCreate`), then `prepare_for_create`, then
+//! `validate_create`; on update `default`, `prepare_for_update`,
+//! `validate_update`. The built-in strategies give the same result if
+//! `default` runs after `prepare_*` instead. A kind overrides only what
+//! differs from the defaults here; the status split wraps the kind's
+//! strategy (`crate::status_split`).
 
 use serde_json::Value;
 
@@ -56,14 +60,20 @@ pub trait Strategy: Send + Sync {
 
     /// The values of this kind's selectable fields beyond `metadata.name` and
     /// `metadata.namespace` (e.g. `spec.nodeName` and `status.phase` for pods).
+    ///
+    /// Every supported field is returned for any object, with `""` (or Go's
+    /// zero value) when the object lacks it: called with `Value::Null`, the
+    /// result names the fields a field selector may use
+    /// (see `selector::FieldSelector::parse_for`).
     fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
         let _ = obj;
         Vec::new()
     }
 }
 
-/// The strategy of kinds with no special behaviour (ConfigMaps, most
-/// API-only kinds, custom resources without a schema).
+/// The strategy that accepts everything: custom resources without a
+/// schema. Built-in kinds without their own rules use
+/// [`crate::kinds::MetaStrategy`], which still validates `metadata`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultStrategy;
 

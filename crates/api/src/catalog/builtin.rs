@@ -39,14 +39,11 @@ impl ScopeOf for ClusterResourceScope {
     const SCOPE: Scope = Scope::Cluster;
 }
 
-/// A row under construction.
+/// A row under construction. Without a strategy of its own, a kind's
+/// metadata is validated with DNS-1123 subdomain names.
 struct Row {
     def: ResourceDef,
     status: Option<StatusPolicy>,
-    /// The kind's own strategy; without one, its metadata is validated
-    /// with `names`.
-    strategy: Option<Arc<dyn Strategy>>,
-    names: NameRule,
 }
 
 /// Starts the row of `K` with the facts k8s-openapi knows.
@@ -74,8 +71,6 @@ where
             printer: Arc::new(DefaultPrinter),
         },
         status: None,
-        strategy: None,
-        names: NameRule::Subdomain,
     }
 }
 
@@ -113,15 +108,15 @@ impl Row {
     }
 
     fn strategy(mut self, strategy: impl Strategy + 'static) -> Row {
-        self.strategy = Some(Arc::new(strategy));
+        self.def.strategy = Arc::new(strategy);
         self
     }
 
     /// Names follow `rule` instead of DNS-1123 subdomains (kinds without
     /// their own strategy).
-    fn names(mut self, rule: NameRule) -> Row {
-        self.names = rule;
-        self
+    fn names(self, rule: NameRule) -> Row {
+        let scope = self.def.scope;
+        self.strategy(MetaStrategy::new(scope, rule))
     }
 
     fn printer(mut self, printer: impl Printer + 'static) -> Row {
@@ -130,10 +125,6 @@ impl Row {
     }
 
     fn build(mut self) -> ResourceDef {
-        self.def.strategy = match self.strategy {
-            Some(s) => s,
-            None => Arc::new(MetaStrategy::new(self.def.scope, self.names)),
-        };
         if let Some(policy) = self.status {
             self.def.subresources.insert(0, Subresource::Status);
             self.def.strategy = Arc::new(StatusSplit::new(self.def.strategy, policy));
@@ -204,19 +195,24 @@ pub(super) fn rows() -> Vec<ResourceDef> {
         row::<core::v1::LimitRange>().short(&["limits"]),
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
-            .status(UNTRACKED),
+            .status(UNTRACKED)
+            .printer(printers::ResourceQuotaPrinter),
         row::<core::v1::PersistentVolume>()
             .short(&["pv"])
-            .status(UNTRACKED),
+            .status(UNTRACKED)
+            .printer(printers::PersistentVolumePrinter),
         row::<core::v1::PersistentVolumeClaim>()
             .short(&["pvc"])
-            .status(UNTRACKED),
-        row::<core::v1::PodTemplate>(),
+            .status(UNTRACKED)
+            .printer(printers::PersistentVolumeClaimPrinter),
+        row::<core::v1::PodTemplate>().printer(printers::PodTemplatePrinter),
         row::<core::v1::ReplicationController>()
             .short(&["rc"])
             .in_all()
             .status(TRACKED)
-            .subresources(&[Scale]),
+            .subresources(&[Scale])
+            .strategy(kinds::replicationcontroller::ReplicationControllerStrategy)
+            .printer(printers::ReplicationControllerPrinter),
         // apps/v1
         row::<apps::v1::Deployment>()
             .short(&["deploy"])
@@ -245,7 +241,7 @@ pub(super) fn rows() -> Vec<ResourceDef> {
             .status(TRACKED)
             .strategy(kinds::daemonset::DaemonSetStrategy)
             .printer(printers::DaemonSetPrinter),
-        row::<apps::v1::ControllerRevision>(),
+        row::<apps::v1::ControllerRevision>().printer(printers::ControllerRevisionPrinter),
         // batch/v1
         row::<batch::v1::Job>()
             .in_all()
@@ -262,42 +258,64 @@ pub(super) fn rows() -> Vec<ResourceDef> {
         row::<autoscaling::v2::HorizontalPodAutoscaler>()
             .short(&["hpa"])
             .in_all()
-            .status(TRACKED),
+            .status(TRACKED)
+            .printer(printers::HorizontalPodAutoscalerPrinter),
         row::<autoscaling::v1::HorizontalPodAutoscaler>()
             .short(&["hpa"])
             .in_all()
-            .status(TRACKED),
+            .status(TRACKED)
+            .printer(printers::HorizontalPodAutoscalerPrinter),
         // coordination.k8s.io/v1, discovery.k8s.io/v1, events.k8s.io/v1
         row::<coordination::v1::Lease>().printer(printers::LeasePrinter),
-        row::<discovery::v1::EndpointSlice>(),
-        row::<events::v1::Event>().short(&["ev"]),
+        row::<discovery::v1::EndpointSlice>().printer(printers::EndpointSlicePrinter),
+        row::<events::v1::Event>()
+            .short(&["ev"])
+            .printer(printers::EventsV1Printer),
         // networking.k8s.io/v1
-        row::<networking::v1::NetworkPolicy>().short(&["netpol"]),
+        row::<networking::v1::NetworkPolicy>()
+            .short(&["netpol"])
+            .printer(printers::NetworkPolicyPrinter),
         row::<networking::v1::Ingress>()
             .short(&["ing"])
-            .status(TRACKED),
-        row::<networking::v1::IngressClass>(),
-        row::<networking::v1::IPAddress>().short(&["ip"]),
-        row::<networking::v1::ServiceCIDR>().status(UNTRACKED),
+            .status(TRACKED)
+            .printer(printers::IngressPrinter),
+        row::<networking::v1::IngressClass>().printer(printers::IngressClassPrinter),
+        row::<networking::v1::IPAddress>()
+            .short(&["ip"])
+            .printer(printers::IPAddressPrinter),
+        row::<networking::v1::ServiceCIDR>()
+            .status(UNTRACKED)
+            .printer(printers::ServiceCIDRPrinter),
         // policy/v1
         row::<policy::v1::PodDisruptionBudget>()
             .short(&["pdb"])
-            .status(TRACKED),
+            .status(TRACKED)
+            .printer(printers::PodDisruptionBudgetPrinter),
         // rbac.authorization.k8s.io/v1
         row::<rbac::v1::ClusterRole>().names(NameRule::PathSegment),
-        row::<rbac::v1::ClusterRoleBinding>().names(NameRule::PathSegment),
+        row::<rbac::v1::ClusterRoleBinding>()
+            .names(NameRule::PathSegment)
+            .printer(printers::RoleBindingPrinter),
         row::<rbac::v1::Role>().names(NameRule::PathSegment),
-        row::<rbac::v1::RoleBinding>().names(NameRule::PathSegment),
+        row::<rbac::v1::RoleBinding>()
+            .names(NameRule::PathSegment)
+            .printer(printers::RoleBindingPrinter),
         // storage.k8s.io/v1
-        row::<storage::v1::StorageClass>().short(&["sc"]),
+        row::<storage::v1::StorageClass>()
+            .short(&["sc"])
+            .printer(printers::StorageClassPrinter),
         row::<storage::v1::CSIDriver>(),
         row::<storage::v1::CSINode>(),
-        row::<storage::v1::VolumeAttachment>().status(UNTRACKED),
-        row::<storage::v1::CSIStorageCapacity>(),
+        row::<storage::v1::VolumeAttachment>()
+            .status(UNTRACKED)
+            .printer(printers::VolumeAttachmentPrinter),
+        row::<storage::v1::CSIStorageCapacity>().printer(printers::CSIStorageCapacityPrinter),
         row::<storage::v1::VolumeAttributesClass>().short(&["vac"]),
         // scheduling.k8s.io/v1, node.k8s.io/v1
-        row::<scheduling::v1::PriorityClass>().short(&["pc"]),
-        row::<node::v1::RuntimeClass>(),
+        row::<scheduling::v1::PriorityClass>()
+            .short(&["pc"])
+            .printer(printers::PriorityClassPrinter),
+        row::<node::v1::RuntimeClass>().printer(printers::RuntimeClassPrinter),
         // apiextensions.k8s.io/v1
         row::<apiextensions::v1::CustomResourceDefinition>()
             .short(&["crd", "crds"])
@@ -307,11 +325,15 @@ pub(super) fn rows() -> Vec<ResourceDef> {
         row::<certificates::v1::CertificateSigningRequest>()
             .short(&["csr"])
             .status(UNTRACKED)
-            .subresources(&[Approval]),
+            .subresources(&[Approval])
+            .printer(printers::CertificateSigningRequestPrinter),
         // admissionregistration.k8s.io/v1
-        row::<admissionregistration::v1::MutatingWebhookConfiguration>().category("api-extensions"),
+        row::<admissionregistration::v1::MutatingWebhookConfiguration>()
+            .category("api-extensions")
+            .printer(printers::WebhookConfigurationPrinter),
         row::<admissionregistration::v1::ValidatingWebhookConfiguration>()
-            .category("api-extensions"),
+            .category("api-extensions")
+            .printer(printers::WebhookConfigurationPrinter),
         row::<admissionregistration::v1::ValidatingAdmissionPolicy>()
             .category("api-extensions")
             .status(TRACKED),
@@ -499,6 +521,118 @@ mod tests {
         // Kinds without a printer print NAME and CREATED AT.
         let lr = catalog.get("", "v1", "limitranges");
         assert_eq!(lr.map(|r| r.printer.columns().len()), Some(2));
+    }
+
+    /// Field names objects of every kind use, so random objects hit the
+    /// strategies' and printers' real paths.
+    const KEYS: [&str; 24] = [
+        "metadata",
+        "spec",
+        "status",
+        "name",
+        "namespace",
+        "labels",
+        "template",
+        "selector",
+        "matchLabels",
+        "matchExpressions",
+        "containers",
+        "initContainers",
+        "ports",
+        "port",
+        "containerPort",
+        "image",
+        "replicas",
+        "strategy",
+        "rollingUpdate",
+        "maxSurge",
+        "conditions",
+        "type",
+        "data",
+        "schedule",
+    ];
+
+    fn random_json(rng: &mut rand::rngs::StdRng, depth: u32) -> serde_json::Value {
+        use rand::Rng;
+        use serde_json::{json, Map, Value};
+        match rng.random_range(0..if depth == 0 { 5 } else { 8 }) {
+            0 => Value::Null,
+            1 => json!(rng.random_bool(0.5)),
+            2 => json!(rng.random_range(-70000i64..70000)),
+            3 => json!(
+                ["", "web", "Always", "-x", "a=b", "25%", "*/5 * * * *", "é"]
+                    [rng.random_range(0..8)]
+            ),
+            4 => json!(KEYS[rng.random_range(0..KEYS.len())]),
+            5 => Value::Array(
+                (0..rng.random_range(0..3))
+                    .map(|_| random_json(rng, depth - 1))
+                    .collect(),
+            ),
+            _ => {
+                let mut map = Map::new();
+                for _ in 0..rng.random_range(0..5) {
+                    let key = KEYS[rng.random_range(0..KEYS.len())];
+                    map.insert(key.to_owned(), random_json(rng, depth - 1));
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    #[test]
+    fn property_no_row_panics_on_arbitrary_objects() {
+        use rand::SeedableRng;
+        let catalog = Catalog::builtin();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0xdead_beef);
+        let now = std::time::SystemTime::UNIX_EPOCH;
+        for _ in 0..300 {
+            let old = random_json(&mut rng, 4);
+            let new = random_json(&mut rng, 4);
+            for row in catalog.iter() {
+                let s = &row.strategy;
+                let mut created = old.clone();
+                s.prepare_for_create(&mut created);
+                s.default(&mut created);
+                let _ = s.validate_create(&created);
+                for scope in [
+                    crate::strategy::WriteScope::Main,
+                    crate::strategy::WriteScope::Status,
+                ] {
+                    let mut updated = new.clone();
+                    s.prepare_for_update(scope, &mut updated, &created);
+                    s.default(&mut updated);
+                    let _ = s.validate_update(&updated, &created);
+                }
+                let _ = s.field_labels(&new);
+                assert_eq!(
+                    row.printer.cells(&new, now).len(),
+                    row.printer.columns().len(),
+                    "{}",
+                    row.plural
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn property_defaulting_before_or_after_prepare_gives_the_same_object() {
+        use rand::SeedableRng;
+        let catalog = Catalog::builtin();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x0dd_5eed);
+        for _ in 0..300 {
+            let obj = random_json(&mut rng, 4);
+            for row in catalog.iter() {
+                let s = &row.strategy;
+                let mut a = obj.clone();
+                s.default(&mut a);
+                s.prepare_for_create(&mut a);
+                let mut b = obj.clone();
+                s.prepare_for_create(&mut b);
+                s.default(&mut b);
+                assert_eq!(a, b, "{} from {obj}", row.plural);
+            }
+        }
     }
 
     #[test]

@@ -262,3 +262,60 @@ impl Catalog {
         self.resources.iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_api_versions_follow_upstreams_layout() {
+        let catalog = Catalog::builtin();
+        let cases = [
+            (
+                "",
+                "pods",
+                Some("default"),
+                "web",
+                "v1",
+                "/registry/pods/default/web",
+            ),
+            ("", "nodes", None, "n1", "v1", "/registry/nodes/n1"),
+            (
+                "apps",
+                "deployments",
+                Some("kube-system"),
+                "dns",
+                "apps/v1",
+                "/registry/apps/deployments/kube-system/dns",
+            ),
+        ];
+        for (group, plural, ns, name, api_version, key) in cases {
+            let def = catalog.get(group, "v1", plural);
+            assert_eq!(def.map(|d| d.key(ns, name)).as_deref(), Some(key));
+            assert_eq!(def.map(|d| d.api_version()).as_deref(), Some(api_version));
+        }
+    }
+
+    #[test]
+    fn insert_replaces_a_row_and_lookups_find_it() {
+        let mut catalog = Catalog::builtin();
+        let before = catalog.iter().count();
+        let mut widget = catalog.get("", "v1", "configmaps").map(|d| (**d).clone());
+        if let Some(w) = widget.as_mut() {
+            w.group = "example.com".into();
+            w.kind = "Widget".into();
+            w.plural = "widgets".into();
+        }
+        for _ in 0..2 {
+            if let Some(w) = widget.clone() {
+                catalog.insert(w);
+            }
+        }
+        assert_eq!(catalog.iter().count(), before + 1);
+        assert!(catalog.by_kind("example.com", "v1", "Widget").is_some());
+        assert!(catalog
+            .get("example.com", "v1", "widgets")
+            .is_some_and(|w| w.allows(Verb::DeleteCollection)));
+        assert_eq!(Verb::ALL.map(Verb::as_str)[2], "deletecollection");
+    }
+}

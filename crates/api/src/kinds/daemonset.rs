@@ -27,7 +27,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         spec,
         "spec",
         EmptySelector::Invalid("daemonset"),
-        RestartRule::Always,
+        RestartRule::Always("ReplicaSet"),
     ));
     let kind = str_at(spec, &["updateStrategy", "type"]);
     if !UPDATE_STRATEGIES.contains(&kind) {

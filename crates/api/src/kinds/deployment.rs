@@ -141,7 +141,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         spec,
         "spec",
         EmptySelector::Invalid("deployment"),
-        RestartRule::Always,
+        RestartRule::Always("ReplicaSet"),
     ));
     validate_strategy(spec, &mut errs);
     if let Some(deadline) = i64_at(spec, &["progressDeadlineSeconds"]) {

@@ -144,29 +144,38 @@ fn validate_spec(obj: &Value) -> FieldErrors {
     errs
 }
 
+/// A job without labels takes its template's (`SetDefaults_Job`; upstream
+/// also applies it when reading a stored job back, which is how generated
+/// selector labels end up on the job).
+fn labels_from_template(obj: &mut Value) {
+    let template_labels = get(obj, &["spec", "template", "metadata", "labels"])
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned();
+    let has_labels = meta::labels(obj).is_some_and(|l| !l.is_empty());
+    if let (Some(labels), false) = (template_labels, has_labels) {
+        if let Some(m) = meta::metadata_mut(obj) {
+            m.insert("labels".into(), labels);
+        }
+    }
+}
+
 impl Strategy for JobStrategy {
+    /// Needs `metadata.uid` set, as upstream fills system metadata before
+    /// `PrepareForCreate`.
     fn prepare_for_create(&self, obj: &mut Value) {
         if !bool_at(obj, &["spec", "manualSelector"])
             && obj.get("spec").is_some_and(Value::is_object)
         {
             generate_selector(obj);
         }
+        labels_from_template(obj);
     }
 
     fn default(&self, obj: &mut Value) {
         if let Some(spec) = existing_mut(obj, &["spec"]) {
             default_job_spec(spec);
         }
-        // A job without labels takes its template's (`SetDefaults_Job`).
-        let template_labels = get(obj, &["spec", "template", "metadata", "labels"])
-            .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
-            .cloned();
-        let has_labels = meta::labels(obj).is_some_and(|l| !l.is_empty());
-        if let (Some(labels), false) = (template_labels, has_labels) {
-            if let Some(m) = meta::metadata_mut(obj) {
-                m.insert("labels".into(), labels);
-            }
-        }
+        labels_from_template(obj);
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
@@ -222,6 +231,15 @@ mod tests {
 
     fn pod_template(restart: &str) -> Value {
         json!({"spec": {"restartPolicy": restart, "containers": [{"name": "pi", "image": "perl:5"}]}})
+    }
+
+    #[test]
+    fn the_hook_order_does_not_matter() {
+        let spec = json!({"template": pod_template("Never")});
+        let mut defaults_first = json!({"metadata": {"name": "pi", "namespace": "default", "uid": "u-1"}, "spec": spec.clone()});
+        JobStrategy.default(&mut defaults_first);
+        JobStrategy.prepare_for_create(&mut defaults_first);
+        assert_eq!(defaults_first, created(spec));
     }
 
     #[test]

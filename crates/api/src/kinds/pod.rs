@@ -52,7 +52,8 @@ fn default_requests_from_limits(spec: &mut Map<String, Value>) {
 }
 
 /// `BestEffort`, `Burstable` or `Guaranteed` (`qos.GetPodQOS`, with
-/// quantities compared as written).
+/// quantities compared as written). A missing request counts as its limit,
+/// as defaulting makes it, so the class is right before or after defaults.
 fn qos_class(spec: &Value) -> &'static str {
     let containers: Vec<&Value> = ["initContainers", "containers"]
         .iter()
@@ -74,7 +75,8 @@ fn qos_class(spec: &Value) -> &'static str {
     let guaranteed = containers.iter().all(|c| {
         QOS_RESOURCES.iter().all(|r| {
             let limit = amount(c, "limits", r);
-            limit.is_some() && limit == amount(c, "requests", r)
+            let request = amount(c, "requests", r).or_else(|| limit.clone());
+            limit.is_some() && limit == request
         })
     });
     if guaranteed {
@@ -167,8 +169,12 @@ fn changed_fields(a: &Value, b: &Value) -> Vec<String> {
 
 impl Strategy for PodStrategy {
     fn prepare_for_create(&self, obj: &mut Value) {
+        let qos = qos_class(get(obj, &["spec"]).unwrap_or(&Value::Null));
         if let Some(map) = obj.as_object_mut() {
-            map.insert("status".into(), json!({"phase": "Pending"}));
+            map.insert(
+                "status".into(),
+                json!({"phase": "Pending", "qosClass": qos}),
+            );
         }
     }
 
@@ -254,6 +260,15 @@ mod tests {
         PodStrategy.prepare_for_create(&mut obj);
         PodStrategy.default(&mut obj);
         obj
+    }
+
+    #[test]
+    fn the_hook_order_does_not_matter() {
+        let spec = json!({"containers": [{"name": "c", "image": "x", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]});
+        let mut defaults_first = pod(spec.clone());
+        PodStrategy.default(&mut defaults_first);
+        PodStrategy.prepare_for_create(&mut defaults_first);
+        assert_eq!(defaults_first, created(spec));
     }
 
     #[test]

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use serde_json::{json, Map, Value};
 
 use crate::field_error::FieldErrors;
-use crate::json_path::{array_at, default, i64_at, items_mut, str_at};
+use crate::json_path::{array_at, default, get, i64_at, items_mut, str_at};
 use crate::validation::names;
+use crate::validation::object_meta::validate_labels;
 
 /// The volume source fields a volume may set (exactly one).
 const VOLUME_SOURCES: [&str; 30] = [
@@ -191,6 +192,79 @@ fn validate_ports(c: &Value, at: &str, errs: &mut FieldErrors) {
     }
 }
 
+/// The handler kinds of a probe; exactly one is set.
+const PROBE_HANDLERS: [&str; 4] = ["exec", "httpGet", "tcpSocket", "grpc"];
+
+/// A port given as a number or an IANA name (`validatePortNumOrName`).
+fn validate_port_ref(port: Option<&Value>, at: &str, errs: &mut FieldErrors) {
+    match port {
+        Some(Value::String(name)) => {
+            for m in names::port_name(name) {
+                errs.invalid(at, name, m);
+            }
+        }
+        Some(v) if !v.is_null() => {
+            let n = v.as_i64().unwrap_or_default();
+            for m in names::port_number(n) {
+                errs.invalid_number(at, n, m);
+            }
+        }
+        _ => errs.required(at, ""),
+    }
+}
+
+/// `validateProbe`: one handler, non-negative timings, and a success
+/// threshold of 1 for liveness and startup probes.
+fn validate_probe(probe: &Value, kind: &str, at: &str, errs: &mut FieldErrors) {
+    let handlers: Vec<&str> = PROBE_HANDLERS
+        .iter()
+        .copied()
+        .filter(|h| probe.get(*h).is_some_and(|v| !v.is_null()))
+        .collect();
+    match handlers.as_slice() {
+        [] => errs.required(at, "must specify a handler type"),
+        [first, rest @ ..] => {
+            match *first {
+                "httpGet" | "tcpSocket" => validate_port_ref(
+                    get(probe, &[first, "port"]),
+                    &format!("{at}.{first}.port"),
+                    errs,
+                ),
+                "exec" if array_at(probe, &["exec", "command"]).is_empty() => {
+                    errs.required(format!("{at}.exec.command"), "")
+                }
+                _ => {}
+            }
+            for extra in rest {
+                errs.forbidden(
+                    format!("{at}.{extra}"),
+                    "may not specify more than 1 handler type",
+                );
+            }
+        }
+    }
+    for field in [
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ] {
+        if let Some(n) = i64_at(probe, &[field]).filter(|n| *n < 0) {
+            errs.invalid_number(
+                format!("{at}.{field}"),
+                n,
+                "must be greater than or equal to 0",
+            );
+        }
+    }
+    if kind != "readinessProbe" {
+        if let Some(n) = i64_at(probe, &["successThreshold"]).filter(|n| *n != 1) {
+            errs.invalid_number(format!("{at}.successThreshold"), n, "must be 1");
+        }
+    }
+}
+
 fn validate_container(c: &Value, at: &str, volumes: &HashSet<&str>, errs: &mut FieldErrors) {
     let image = str_at(c, &["image"]);
     if image.is_empty() {
@@ -219,6 +293,11 @@ fn validate_container(c: &Value, at: &str, volumes: &HashSet<&str>, errs: &mut F
         );
     }
     validate_ports(c, at, errs);
+    for kind in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(probe) = get(c, &[kind]).filter(|p| p.is_object()) {
+            validate_probe(probe, kind, &format!("{at}.{kind}"), errs);
+        }
+    }
     for (i, env) in array_at(c, &["env"]).iter().enumerate() {
         let name = str_at(env, &["name"]);
         if name.is_empty() {
@@ -277,6 +356,58 @@ fn validate_volumes<'a>(spec: &'a Value, at: &str, errs: &mut FieldErrors) -> Ha
         }
     }
     seen
+}
+
+const TOLERATION_OPERATORS: [&str; 2] = ["Equal", "Exists"];
+const TAINT_EFFECTS: [&str; 3] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
+
+/// `validateTolerations`.
+fn validate_tolerations(spec: &Value, at: &str, errs: &mut FieldErrors) {
+    for (i, t) in array_at(spec, &["tolerations"]).iter().enumerate() {
+        let at = format!("{at}.tolerations[{i}]");
+        let key = str_at(t, &["key"]);
+        let operator = str_at(t, &["operator"]);
+        let value = str_at(t, &["value"]);
+        let effect = str_at(t, &["effect"]);
+        for m in names::qualified_name(key)
+            .into_iter()
+            .filter(|_| !key.is_empty())
+        {
+            errs.invalid(format!("{at}.key"), key, m);
+        }
+        if key.is_empty() && operator != "Exists" {
+            errs.invalid(
+                format!("{at}.operator"),
+                operator,
+                "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+            );
+        }
+        if get(t, &["tolerationSeconds"]).is_some_and(|v| !v.is_null()) && effect != "NoExecute" {
+            errs.invalid(
+                format!("{at}.effect"),
+                effect,
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            );
+        }
+        match operator {
+            "Equal" | "" => {
+                let msgs = names::label_value(value);
+                if !msgs.is_empty() {
+                    errs.invalid(format!("{at}.operator"), value, msgs.join(";"));
+                }
+            }
+            "Exists" if !value.is_empty() => errs.invalid(
+                format!("{at}.operator"),
+                value,
+                "value must be empty when `operator` is 'Exists'",
+            ),
+            "Exists" => {}
+            other => errs.not_supported(format!("{at}.operator"), other, &TOLERATION_OPERATORS),
+        }
+        if !effect.is_empty() && !TAINT_EFFECTS.contains(&effect) {
+            errs.not_supported(format!("{at}.effect"), effect, &TAINT_EFFECTS);
+        }
+    }
 }
 
 /// Validates a pod spec found at `at` (`spec`, `spec.template.spec`, …).
@@ -338,6 +469,24 @@ pub(crate) fn validate_pod_spec(spec: &Value, at: &str) -> FieldErrors {
                 d,
                 format!("must be between 1 and {}, inclusive", i32::MAX),
             );
+        }
+    }
+    validate_tolerations(spec, at, &mut errs);
+    if let Some(selector) = get(spec, &["nodeSelector"]) {
+        errs.extend(validate_labels(selector, &format!("{at}.nodeSelector")));
+    }
+    let node = str_at(spec, &["nodeName"]);
+    if !node.is_empty() {
+        for m in names::dns1123_subdomain(node) {
+            errs.invalid(format!("{at}.nodeName"), node, m);
+        }
+    }
+    for field in ["hostname", "subdomain"] {
+        let v = str_at(spec, &[field]);
+        if !v.is_empty() {
+            for m in names::dns1123_label(v) {
+                errs.invalid(format!("{at}.{field}"), v, m);
+            }
         }
     }
     let sa = str_at(spec, &["serviceAccountName"]);
@@ -454,6 +603,42 @@ mod tests {
                 vec![
                     "spec.volumes[1].name: Duplicate value: \"v\"",
                     "spec.containers[0].volumeMounts[0].name: Not found: \"w\"",
+                ],
+            ),
+            (
+                "probes need exactly one handler and a valid port",
+                json!({"containers": [{"name": "a", "image": "x",
+                    "livenessProbe": {"successThreshold": 2},
+                    "readinessProbe": {"httpGet": {"port": 0}, "tcpSocket": {"port": 80}}}]}),
+                vec![
+                    "spec.containers[0].livenessProbe: Required value: must specify a handler type",
+                    "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1",
+                    "spec.containers[0].readinessProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive",
+                    "spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type",
+                ],
+            ),
+            (
+                "tolerations follow upstream's rules",
+                json!({"containers": [{"name": "a", "image": "x"}], "tolerations": [
+                    {"operator": "Equal", "value": "x"},
+                    {"key": "k", "operator": "Exists", "value": "v"},
+                    {"key": "k", "operator": "Near"},
+                    {"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5},
+                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+                ]}),
+                vec![
+                    "spec.tolerations[0].operator: Invalid value: \"Equal\": operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+                    "spec.tolerations[1].operator: Invalid value: \"v\": value must be empty when `operator` is 'Exists'",
+                    "spec.tolerations[2].operator: Unsupported value: \"Near\": supported values: \"Equal\", \"Exists\"",
+                    "spec.tolerations[3].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set",
+                ],
+            ),
+            (
+                "node selector labels and node names are checked",
+                json!({"containers": [{"name": "a", "image": "x"}], "nodeSelector": {"disk": "a b"}, "nodeName": "N1"}),
+                vec![
+                    "spec.nodeSelector: Invalid value: \"a b\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                    "spec.nodeName: Invalid value: \"N1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
                 ],
             ),
             (

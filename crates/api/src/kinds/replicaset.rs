@@ -26,7 +26,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         spec,
         "spec",
         EmptySelector::Invalid("deployment"),
-        RestartRule::Always,
+        RestartRule::Always("ReplicaSet"),
     ));
     errs
 }

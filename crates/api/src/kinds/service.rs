@@ -176,6 +176,18 @@ impl Strategy for ServiceStrategy {
         }
         errs
     }
+
+    /// Selectable since v1.31 (kubernetes#122541): headless services are
+    /// `spec.clusterIP=None`.
+    fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "spec.clusterIP",
+                str_at(obj, &["spec", "clusterIP"]).to_owned(),
+            ),
+            ("spec.type", str_at(obj, &["spec", "type"]).to_owned()),
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -263,6 +275,19 @@ mod tests {
             .map(|e| e.field)
             .collect();
         assert_eq!(fields, ["metadata.name"]);
+    }
+
+    #[test]
+    fn services_select_by_type_and_cluster_ip() {
+        let headless = service(json!({"clusterIP": "None", "ports": [{"port": 80}]}));
+        let sel = crate::selector::FieldSelector::parse_for(
+            "spec.clusterIP=None,spec.type=ClusterIP",
+            &ServiceStrategy,
+        );
+        assert_eq!(
+            sel.map(|s| s.matches_object(&ServiceStrategy, &headless)),
+            Ok(true)
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         spec,
         "spec",
         EmptySelector::Invalid("statefulset"),
-        RestartRule::Always,
+        RestartRule::Always("ReplicaSet"),
     ));
     errs
 }

@@ -19,8 +19,9 @@ use crate::validation::{validate_object_meta, validate_object_meta_update, NameR
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RestartRule {
     /// Long-running controllers: only `Always`, and no
-    /// `activeDeadlineSeconds`.
-    Always,
+    /// `activeDeadlineSeconds` (the message names `ReplicaSet` for every
+    /// apps/v1 kind, `ReplicationController` for those).
+    Always(&'static str),
     /// Jobs: `OnFailure` or `Never`.
     OnFailureOrNever,
 }
@@ -127,14 +128,14 @@ pub(crate) fn validate_template(template: &Value, at: &str, restart: RestartRule
     errs.extend(validate_pod_spec(pod_spec, &spec_at));
     let policy = str_at(pod_spec, &["restartPolicy"]);
     match restart {
-        RestartRule::Always => {
+        RestartRule::Always(kind) => {
             if policy != "Always" {
                 errs.not_supported(format!("{spec_at}.restartPolicy"), policy, &["Always"]);
             }
             if get(pod_spec, &["activeDeadlineSeconds"]).is_some_and(|v| !v.is_null()) {
                 errs.forbidden(
                     format!("{spec_at}.activeDeadlineSeconds"),
-                    "activeDeadlineSeconds in ReplicaSet is not Supported",
+                    format!("activeDeadlineSeconds in {kind} is not Supported"),
                 );
             }
         }
@@ -198,31 +199,31 @@ mod tests {
             (
                 "a matching selector is valid",
                 spec(json!({"matchLabels": {"app": "web"}}), json!({"app": "web", "x": "y"}), "Always"),
-                RestartRule::Always,
+                RestartRule::Always("ReplicaSet"),
                 vec![],
             ),
             (
                 "a selector that misses the template labels",
                 spec(json!({"matchLabels": {"app": "web"}}), json!({"app": "db"}), "Always"),
-                RestartRule::Always,
+                RestartRule::Always("ReplicaSet"),
                 vec!["spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`"],
             ),
             (
                 "a missing selector",
                 spec(Value::Null, json!({"app": "web"}), "Always"),
-                RestartRule::Always,
+                RestartRule::Always("ReplicaSet"),
                 vec!["spec.selector: Required value"],
             ),
             (
                 "an empty selector",
                 spec(json!({}), json!({"app": "web"}), "Always"),
-                RestartRule::Always,
+                RestartRule::Always("ReplicaSet"),
                 vec!["spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"],
             ),
             (
                 "a long-running controller with restartPolicy Never",
                 spec(json!({"matchLabels": {"app": "web"}}), json!({"app": "web"}), "Never"),
-                RestartRule::Always,
+                RestartRule::Always("ReplicaSet"),
                 vec!["spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""],
             ),
             (

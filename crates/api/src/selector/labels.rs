@@ -42,3 +42,27 @@ impl Labels for ObjectLabels<'_> {
             .and_then(Value::as_str)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn every_source_reads_labels_alike() {
+        let btree: BTreeMap<String, String> = [("app".to_owned(), "web".to_owned())].into();
+        let hash: HashMap<String, String> = btree.clone().into_iter().collect();
+        let obj = json!({"metadata": {"labels": {"app": "web", "n": 1}}});
+        let map = obj["metadata"]["labels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(btree.get_label("app"), Some("web"));
+        assert_eq!(hash.get_label("app"), Some("web"));
+        assert_eq!(map.get_label("app"), Some("web"));
+        assert_eq!(ObjectLabels(&obj).get_label("app"), Some("web"));
+        assert_eq!(ObjectLabels(&obj).get_label("n"), None);
+        assert_eq!(ObjectLabels(&json!({})).get_label("app"), None);
+    }
+}

@@ -28,10 +28,11 @@ impl Printer for DefaultPrinter {
     }
 
     fn cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        // Go prints a missing time as its zero value.
         let created = obj
             .pointer("/metadata/creationTimestamp")
             .cloned()
-            .unwrap_or(Value::Null);
+            .unwrap_or_else(|| Value::from("0001-01-01T00:00:00Z"));
         vec![super::name_cell(obj), created]
     }
 }

@@ -102,4 +102,11 @@ pub trait Printer: Send + Sync {
     /// The cells of one object's row, one per column, as JSON values
     /// (strings, numbers). `now` renders ages (`5m`, `2d3h`) like upstream.
     fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value>;
+
+    /// The row's conditions (`metav1.TableRowCondition` JSON), e.g.
+    /// `Completed` for pods that finished; none for most kinds.
+    fn conditions(&self, obj: &Value) -> Vec<Value> {
+        let _ = obj;
+        Vec::new()
+    }
 }

@@ -334,7 +334,7 @@ mod tests {
                 Scope::Cluster,
                 NameRule::Subdomain
             )),
-            ["metadata.annotations: Too long: may not be more than 262144 bytes"]
+            ["metadata.annotations: Too long: must have at most 262144 bytes"]
         );
     }
 

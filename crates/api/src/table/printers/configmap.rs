@@ -20,7 +20,7 @@ impl Printer for ConfigMapPrinter {
     fn columns(&self) -> Vec<Column> {
         vec![
             Column::name(),
-            Column::integer("Data", "Data contains the configuration data."),
+            Column::string("Data", "Data contains the configuration data."),
             Column::age(),
         ]
     }

@@ -18,8 +18,8 @@ impl Printer for DeploymentPrinter {
         let mut cols = vec![
             Column::name(),
             Column::string("Ready", "Number of the pod with ready state"),
-            Column::integer("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
-            Column::integer("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+            Column::string("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+            Column::string("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
             Column::age(),
         ];
         cols.extend(CONTAINER_COLUMNS);
@@ -43,7 +43,10 @@ impl Printer for DeploymentPrinter {
             age_cell(obj, now),
             names,
             images,
-            Value::from(selector_string(get(obj, &["spec", "selector"]))),
+            Value::from(
+                selector_string(get(obj, &["spec", "selector"]))
+                    .unwrap_or_else(|| "<invalid>".to_owned()),
+            ),
         ]
     }
 }

@@ -7,11 +7,27 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::json_path::{count_at, get, str_at};
+use crate::kinds::event_conversion::{convert_event, EventVersion};
 use crate::table::{age_since, Column, Printer};
 
 /// Prints core/v1 events.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventPrinter;
+
+/// Prints events.k8s.io/v1 events: upstream converts them to the core
+/// shape and prints them with the same table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventsV1Printer;
+
+impl Printer for EventsV1Printer {
+    fn columns(&self) -> Vec<Column> {
+        EventPrinter.columns()
+    }
+
+    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
+        EventPrinter.cells(&convert_event(obj, EventVersion::Core), now)
+    }
+}
 
 fn first_non_empty<'a>(a: &'a str, b: &'a str) -> &'a str {
     if a.is_empty() {
@@ -49,7 +65,7 @@ impl Printer for EventPrinter {
             Column::string("Source", "The component reporting this event. Should be a short machine understandable string.").wide(),
             Column::string("Message", "A human-readable description of the status of this operation."),
             Column::string("First Seen", "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)").wide(),
-            Column::integer("Count", "The number of times this event has occurred.").wide(),
+            Column::string("Count", "The number of times this event has occurred.").wide(),
             Column {
                 format: "name",
                 ..Column::string("Name", "Name must be unique within a namespace.").wide()
@@ -135,5 +151,24 @@ mod tests {
             ]
         );
         assert_eq!(cells.len(), EventPrinter.columns().len());
+    }
+
+    #[test]
+    fn events_v1_print_like_core_events() {
+        let now = parse_timestamp("2024-01-01T00:10:00Z").unwrap_or(SystemTime::UNIX_EPOCH);
+        let ev = json!({"metadata": {"name": "web.1"}, "type": "Normal", "reason": "Scheduled", "note": "assigned",
+            "regarding": {"kind": "Pod", "name": "web"}, "reportingController": "default-scheduler",
+            "eventTime": "2024-01-01T00:05:00.000000Z"});
+        let cells = EventsV1Printer.cells(&ev, now);
+        assert_eq!(
+            [&cells[0], &cells[3], &cells[5], &cells[6], &cells[8]],
+            [
+                &json!("5m"),
+                &json!("pod/web"),
+                &json!("default-scheduler"),
+                &json!("assigned"),
+                &json!(1)
+            ]
+        );
     }
 }

@@ -13,34 +13,28 @@ use crate::table::{age_cell, human_since, name_cell, parse_timestamp, Column, Pr
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JobPrinter;
 
-/// Conditions in the order upstream checks them, with the status each
-/// one prints.
-const STATUS_CONDITIONS: [(&str, &str); 2] = [("Complete", "Complete"), ("Failed", "Failed")];
-const LATER_CONDITIONS: [(&str, &str); 3] = [
-    ("Suspended", "Suspended"),
-    ("FailureTarget", "FailureTarget"),
-    ("SuccessCriteriaMet", "SuccessCriteriaMet"),
-];
-
+/// Whether the job's first condition of `kind` is true (`hasJobCondition`).
 fn has_condition(job: &Value, kind: &str) -> bool {
     array_at(job, &["status", "conditions"])
         .iter()
-        .any(|c| str_at(c, &["type"]) == kind && str_at(c, &["status"]) == "True")
+        .find(|c| str_at(c, &["type"]) == kind)
+        .is_some_and(|c| str_at(c, &["status"]) == "True")
 }
 
 fn status(job: &Value) -> &'static str {
-    let first = |list: &[(&str, &'static str)]| {
-        list.iter()
-            .find(|(c, _)| has_condition(job, c))
-            .map(|(_, s)| *s)
-    };
-    if let Some(s) = first(&STATUS_CONDITIONS) {
-        return s;
+    if has_condition(job, "Complete") {
+        "Complete"
+    } else if has_condition(job, "Failed") {
+        "Failed"
+    } else if !str_at(job, &["metadata", "deletionTimestamp"]).is_empty() {
+        "Terminating"
+    } else if has_condition(job, "Suspended") {
+        "Suspended"
+    } else if has_condition(job, "FailureTarget") {
+        "FailureTarget"
+    } else {
+        "Running"
     }
-    if !str_at(job, &["metadata", "deletionTimestamp"]).is_empty() {
-        return "Terminating";
-    }
-    first(&LATER_CONDITIONS).unwrap_or("Running")
 }
 
 fn completions(job: &Value) -> String {

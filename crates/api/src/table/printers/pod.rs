@@ -22,10 +22,12 @@ fn is_sidecar(spec: &Value, name: &str) -> bool {
         .is_some_and(|c| str_at(c, &["restartPolicy"]) == "Always")
 }
 
+/// Whether the first condition of `kind` is true.
 fn condition_true(status: &Value, kind: &str) -> bool {
     array_at(status, &["conditions"])
         .iter()
-        .any(|c| str_at(c, &["type"]) == kind && str_at(c, &["status"]) == "True")
+        .find(|c| str_at(c, &["type"]) == kind)
+        .is_some_and(|c| str_at(c, &["status"]) == "True")
 }
 
 /// Restart count and latest restart of containers, counting `statuses`.
@@ -183,6 +185,18 @@ impl Printer for PodPrinter {
         ]
     }
 
+    /// Finished pods carry upstream's `Completed` row condition.
+    fn conditions(&self, obj: &Value) -> Vec<Value> {
+        let (reason, message) = match str_at(obj, &["status", "phase"]) {
+            "Succeeded" => ("Succeeded", "The pod has completed successfully."),
+            "Failed" => ("Failed", "The pod failed."),
+            _ => return Vec::new(),
+        };
+        vec![
+            serde_json::json!({"type": "Completed", "status": "True", "reason": reason, "message": message}),
+        ]
+    }
+
     fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
         let (ready, status, restarts) = pod_state(obj, now);
         let ip = array_at(obj, &["status", "podIPs"])
@@ -308,6 +322,17 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn finished_pods_have_the_completed_row_condition() {
+        let done = pod(one_container(), json!({"phase": "Succeeded"}));
+        let running = pod(one_container(), json!({"phase": "Running"}));
+        assert_eq!(
+            PodPrinter.conditions(&done)[0]["reason"],
+            json!("Succeeded")
+        );
+        assert!(PodPrinter.conditions(&running).is_empty());
     }
 
     #[test]

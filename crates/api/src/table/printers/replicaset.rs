@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, count, selector_string, CONTAINER_COLUMNS, SELECTOR_COLUMN};
+use super::{container_cells, count, format_label_selector, CONTAINER_COLUMNS, SELECTOR_COLUMN};
 use crate::json_path::get;
 use crate::table::{age_cell, name_cell, Column, Printer};
 
@@ -44,7 +44,7 @@ impl Printer for ReplicaSetPrinter {
             age_cell(obj, now),
             names,
             images,
-            Value::from(selector_string(get(obj, &["spec", "selector"]))),
+            Value::from(format_label_selector(get(obj, &["spec", "selector"]))),
         ]
     }
 }

@@ -16,7 +16,7 @@ impl Printer for SecretPrinter {
         vec![
             Column::name(),
             Column::string("Type", "The type of the secret"),
-            Column::integer("Data", "The number of entries in the secret"),
+            Column::string("Data", "The number of entries in the secret"),
             Column::age(),
         ]
     }

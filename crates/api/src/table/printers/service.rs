@@ -12,9 +12,10 @@ use crate::table::{age_cell, name_cell, Column, Printer};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServicePrinter;
 
-/// The load balancer's ingress IPs or host names.
+/// The load balancer's ingress IPs or host names, sorted and unique
+/// (`loadBalancerStatusStringer`).
 fn load_balancer_addresses(svc: &Value) -> Vec<String> {
-    array_at(svc, &["status", "loadBalancer", "ingress"])
+    let mut list: Vec<String> = array_at(svc, &["status", "loadBalancer", "ingress"])
         .iter()
         .filter_map(|i| {
             let ip = str_at(i, &["ip"]);
@@ -25,7 +26,10 @@ fn load_balancer_addresses(svc: &Value) -> Vec<String> {
                 (true, true) => None,
             }
         })
-        .collect()
+        .collect();
+    list.sort();
+    list.dedup();
+    list
 }
 
 /// `getServiceExternalIP`.
@@ -39,8 +43,8 @@ fn external_ip(svc: &Value) -> String {
         "ClusterIP" | "NodePort" if !external.is_empty() => external.join(","),
         "ClusterIP" | "NodePort" => "<none>".to_owned(),
         "LoadBalancer" => {
-            let mut all = external;
-            all.extend(load_balancer_addresses(svc));
+            let mut all = load_balancer_addresses(svc);
+            all.extend(external);
             if all.is_empty() {
                 "<pending>".to_owned()
             } else {
@@ -86,7 +90,12 @@ impl Printer for ServicePrinter {
     }
 
     fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let cluster_ip = str_at(obj, &["spec", "clusterIP"]);
+        // `clusterIPs[0]`; `clusterIP` for objects written before the
+        // allocator filled the list.
+        let cluster_ip = array_at(obj, &["spec", "clusterIPs"])
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| str_at(obj, &["spec", "clusterIP"]));
         vec![
             name_cell(obj),
             Value::from(str_at(obj, &["spec", "type"])),

@@ -16,7 +16,7 @@ impl Printer for ServiceAccountPrinter {
     fn columns(&self) -> Vec<Column> {
         vec![
             Column::name(),
-            Column::integer("Secrets", "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
+            Column::string("Secrets", "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."),
             Column::age(),
         ]
     }

@@ -1,0 +1,151 @@
+//! ReplicationControllers (pkg/registry/core/replicationcontroller): the
+//! selector is a plain label map that defaults to the template's labels,
+//! as do the controller's own labels (`SetDefaults_ReplicationController`).
+
+use serde_json::{json, Value};
+
+use super::pod_spec::default_template;
+use super::workload::{
+    non_negative, validate_meta, validate_meta_update, validate_template, RestartRule,
+};
+use crate::field_error::{ErrorType, FieldErrors};
+use crate::json_path::{count_at, default, existing_mut, get, go_string_map};
+use crate::meta;
+use crate::selector::{LabelSelector, ObjectLabels};
+use crate::strategy::Strategy;
+
+/// The strategy of `replicationcontrollers`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplicationControllerStrategy;
+
+fn non_empty_map(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|m| m.as_object().is_some_and(|m| !m.is_empty()))
+}
+
+fn validate_spec(obj: &Value) -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    let spec = get(obj, &["spec"]).unwrap_or(&Value::Null);
+    non_negative(spec, "spec", "minReadySeconds", &mut errs);
+    let selector = non_empty_map(get(spec, &["selector"]));
+    if selector.is_none() {
+        errs.required("spec.selector", "");
+    }
+    non_negative(spec, "spec", "replicas", &mut errs);
+    let Some(template) = get(spec, &["template"]).filter(|t| t.is_object()) else {
+        errs.required("spec.template", "");
+        return errs;
+    };
+    let parsed = selector.and_then(|m| LabelSelector::from_json(&json!({"matchLabels": m})).ok());
+    if let Some(sel) = parsed {
+        if !sel.matches(&ObjectLabels(template)) {
+            errs.push(
+                ErrorType::Invalid,
+                "spec.template.metadata.labels",
+                Some(go_string_map(get(template, &["metadata", "labels"]))),
+                "`selector` does not match template `labels`",
+            );
+        }
+    }
+    errs.extend(validate_template(
+        template,
+        "spec.template",
+        RestartRule::Always("ReplicationController"),
+    ));
+    errs
+}
+
+impl Strategy for ReplicationControllerStrategy {
+    fn default(&self, obj: &mut Value) {
+        let template_labels =
+            non_empty_map(get(obj, &["spec", "template", "metadata", "labels"])).cloned();
+        let has_labels = meta::labels(obj).is_some_and(|l| !l.is_empty());
+        if let (Some(labels), false) = (template_labels.clone(), has_labels) {
+            if let Some(m) = meta::metadata_mut(obj) {
+                m.insert("labels".into(), labels);
+            }
+        }
+        let Some(spec) = existing_mut(obj, &["spec"]) else {
+            return;
+        };
+        if let Some(labels) = template_labels {
+            if non_empty_map(spec.get("selector")).is_none() {
+                spec.insert("selector".into(), labels);
+            }
+        }
+        default(spec, "replicas", json!(1));
+        default_template(spec.get_mut("template").and_then(Value::as_object_mut));
+    }
+
+    fn validate_create(&self, obj: &Value) -> FieldErrors {
+        let mut errs = validate_meta(obj);
+        errs.extend(validate_spec(obj));
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
+        let mut errs = validate_meta_update(new, old);
+        errs.extend(validate_spec(new));
+        errs
+    }
+
+    fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
+        vec![(
+            "status.replicas",
+            count_at(obj, &["status", "replicas"]).to_string(),
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rc(spec: Value) -> Value {
+        let mut obj = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": spec});
+        ReplicationControllerStrategy.default(&mut obj);
+        obj
+    }
+
+    #[test]
+    fn selector_and_labels_default_to_the_templates() {
+        let obj = rc(
+            json!({"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}),
+        );
+        assert_eq!(obj["spec"]["selector"], json!({"app": "web"}));
+        assert_eq!(obj["metadata"]["labels"], json!({"app": "web"}));
+        assert_eq!(obj["spec"]["replicas"], json!(1));
+        assert!(ReplicationControllerStrategy
+            .validate_create(&obj)
+            .is_empty());
+    }
+
+    #[test]
+    fn validation_cases() {
+        let cases = [
+            (
+                "no selector and no template labels",
+                rc(json!({"template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}})),
+                vec!["spec.selector: Required value"],
+            ),
+            (
+                "a selector that misses the template",
+                rc(json!({"selector": {"app": "db"}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}})),
+                vec!["spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"],
+            ),
+            (
+                "a deadline on the pods",
+                rc(json!({"template": {"metadata": {"labels": {"app": "web"}}, "spec": {"activeDeadlineSeconds": 5, "containers": [{"name": "c", "image": "nginx"}]}}})),
+                vec!["spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicationController is not Supported"],
+            ),
+        ];
+        for (name, obj, want) in cases {
+            let got: Vec<String> = ReplicationControllerStrategy
+                .validate_create(&obj)
+                .0
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+}
