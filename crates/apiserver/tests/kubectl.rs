@@ -11,6 +11,12 @@ fn examples() -> String {
     TestServer::examples_dir().display().to_string()
 }
 
+/// kubectl validates a `kind: List` file (labels.yaml) client-side against
+/// the OpenAPI v2 document, which it only accepts as protobuf; this server
+/// serves v2 as JSON, so such files are applied with `--validate=false`.
+/// Every other kind is validated server-side through OpenAPI v3.
+const LIST_FILES_NEED: &str = "--validate=false";
+
 fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -19,8 +25,12 @@ fn stdout_of(out: &std::process::Output) -> String {
 fn kubectl_creates_gets_and_deletes_a_configmap() {
     let server = TestServer::start();
     let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\ndata:\n  a: b\n";
-    let out = server.kubectl_stdin(&["create", "--validate=false", "-f", "-"], Some(manifest));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = server.kubectl_stdin(&["create", "-f", "-"], Some(manifest));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout_of(&out).contains("configmap/c1 created"));
     let out = server.kubectl_ok(&["get", "configmap", "c1", "-o", "jsonpath={.data.a}"]);
     assert_eq!(out, "b");
@@ -38,28 +48,45 @@ fn kubectl_creates_gets_and_deletes_a_configmap() {
 fn applying_every_example_twice_reports_unchanged_the_second_time() {
     let server = TestServer::start();
     let dir = examples();
-    let first = server.kubectl_ok(&["apply", "--validate=false", "-f", &dir]);
-    assert!(first.contains("deployment.apps/nginx-deployment created"), "{first}");
+    let first = server.kubectl_ok(&["apply", LIST_FILES_NEED, "-f", &dir]);
+    assert!(
+        first.contains("deployment.apps/nginx-deployment created"),
+        "{first}"
+    );
     assert!(first.contains("configmap/app-config created"), "{first}");
-    let second = server.kubectl_ok(&["apply", "--validate=false", "-f", &dir]);
+    let second = server.kubectl_ok(&["apply", LIST_FILES_NEED, "-f", &dir]);
     // A Secret applied with `stringData` reads back with `data` only, so
     // kubectl's three-way diff re-sends it every time, as upstream.
     for line in second.lines().filter(|l| !l.starts_with("secret/")) {
         assert!(line.ends_with(" unchanged"), "{line}\n{second}");
     }
-    assert!(second.contains("deployment.apps/nginx-deployment unchanged"), "{second}");
+    assert!(
+        second.contains("deployment.apps/nginx-deployment unchanged"),
+        "{second}"
+    );
 }
 
 #[test]
 fn get_prints_every_output_format() {
     let server = TestServer::start();
-    server.kubectl_ok(&["apply", "--validate=false", "-f", &format!("{}/labels.yaml", examples())]);
+    server.kubectl_ok(&[
+        "apply",
+        LIST_FILES_NEED,
+        "-f",
+        &format!("{}/labels.yaml", examples()),
+    ]);
     let table = server.kubectl_ok(&["get", "pods"]);
-    assert!(table.lines().next().unwrap_or("").contains("NAME") && table.contains("frontend-prod"), "{table}");
+    assert!(
+        table.lines().next().unwrap_or("").contains("NAME") && table.contains("frontend-prod"),
+        "{table}"
+    );
     let wide = server.kubectl_ok(&["get", "pods", "-o", "wide"]);
     assert!(wide.contains("NODE"), "{wide}");
     let yaml = server.kubectl_ok(&["get", "pod", "frontend-qa", "-o", "yaml"]);
-    assert!(yaml.contains("name: frontend-qa") && yaml.contains("resourceVersion:"), "{yaml}");
+    assert!(
+        yaml.contains("name: frontend-qa") && yaml.contains("resourceVersion:"),
+        "{yaml}"
+    );
     let json = server.kubectl_ok(&["get", "pod", "frontend-qa", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["metadata"]["labels"]["environment"], "qa");
@@ -73,14 +100,34 @@ fn get_prints_every_output_format() {
 #[test]
 fn label_and_field_selectors_and_all_namespaces_filter_lists() {
     let server = TestServer::start();
-    server.kubectl_ok(&["apply", "--validate=false", "-f", &format!("{}/labels.yaml", examples())]);
-    let set_based = server.kubectl_ok(&[
-        "get", "pods", "-o", "name", "-l", "environment in (production, qa),tier in (frontend)",
+    server.kubectl_ok(&[
+        "apply",
+        LIST_FILES_NEED,
+        "-f",
+        &format!("{}/labels.yaml", examples()),
     ]);
-    assert_eq!(set_based.lines().collect::<Vec<_>>(), vec!["pod/frontend-prod", "pod/frontend-qa"]);
+    let set_based = server.kubectl_ok(&[
+        "get",
+        "pods",
+        "-o",
+        "name",
+        "-l",
+        "environment in (production, qa),tier in (frontend)",
+    ]);
+    assert_eq!(
+        set_based.lines().collect::<Vec<_>>(),
+        vec!["pod/frontend-prod", "pod/frontend-qa"]
+    );
     let not = server.kubectl_ok(&["get", "pods", "-o", "name", "-l", "!release,tier"]);
     assert_eq!(not, "");
-    let field = server.kubectl_ok(&["get", "pods", "-o", "name", "--field-selector", "metadata.name=backend-dev"]);
+    let field = server.kubectl_ok(&[
+        "get",
+        "pods",
+        "-o",
+        "name",
+        "--field-selector",
+        "metadata.name=backend-dev",
+    ]);
     assert_eq!(field.trim(), "pod/backend-dev");
     let all = server.kubectl_ok(&["get", "namespaces", "-o", "name"]);
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -96,46 +143,90 @@ fn label_and_field_selectors_and_all_namespaces_filter_lists() {
 #[test]
 fn watch_prints_events_as_they_happen() {
     let server = TestServer::start();
-    let (_child, lines) = server.kubectl_stream(&["get", "configmaps", "-w", "--request-timeout=0"]);
+    let (_child, lines) =
+        server.kubectl_stream(&["get", "configmaps", "-w", "--request-timeout=0"]);
     // Whether the watch starts before or after the create, the new object
     // shows up: in the initial list or as an event.
     let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\n";
-    let out = server.kubectl_stdin(&["create", "--validate=false", "-f", "-"], Some(manifest));
+    let out = server.kubectl_stdin(&["create", "-f", "-"], Some(manifest));
     assert!(out.status.success());
-    let seen = wait_for_line(&lines, Duration::from_secs(30), |l| l.starts_with("watched"));
-    assert!(seen.is_ok(), "watch never showed the new configmap: {seen:?}");
+    let seen = wait_for_line(&lines, Duration::from_secs(30), |l| {
+        l.starts_with("watched")
+    });
+    assert!(
+        seen.is_ok(),
+        "watch never showed the new configmap: {seen:?}"
+    );
     server.kubectl_ok(&["label", "configmap", "watched", "seen=yes"]);
     server.kubectl_ok(&["delete", "configmap", "watched"]);
     let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: second\n";
-    server.kubectl_stdin(&["create", "--validate=false", "-f", "-"], Some(manifest));
+    server.kubectl_stdin(&["create", "-f", "-"], Some(manifest));
     let seen = wait_for_line(&lines, Duration::from_secs(30), |l| l.starts_with("second"));
-    assert!(seen.is_ok(), "watch stopped after the first events: {seen:?}");
+    assert!(
+        seen.is_ok(),
+        "watch stopped after the first events: {seen:?}"
+    );
 }
 
 #[test]
 fn patch_scale_label_annotate_and_describe_a_deployment() {
     let server = TestServer::start();
-    server.kubectl_ok(&["apply", "--validate=false", "-f", &format!("{}/nginx-deployment.yaml", examples())]);
+    server.kubectl_ok(&[
+        "apply",
+        "-f",
+        &format!("{}/nginx-deployment.yaml", examples()),
+    ]);
     let d = "deployment/nginx-deployment";
-    server.kubectl_ok(&["patch", d, "--type=merge", "-p", r#"{"spec":{"minReadySeconds":3}}"#]);
-    server.kubectl_ok(&["patch", d, "--type=json", "-p", r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":4}]"#]);
-    server.kubectl_ok(&["patch", d, "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.16"}]}}}}"#]);
+    server.kubectl_ok(&[
+        "patch",
+        d,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minReadySeconds":3}}"#,
+    ]);
+    server.kubectl_ok(&[
+        "patch",
+        d,
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/revisionHistoryLimit","value":4}]"#,
+    ]);
+    server.kubectl_ok(&[
+        "patch",
+        d,
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.16"}]}}}}"#,
+    ]);
     let json = server.kubectl_ok(&["get", d, "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["spec"]["minReadySeconds"], 3);
     assert_eq!(v["spec"]["revisionHistoryLimit"], 4);
-    assert_eq!(v["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.16");
-    assert_eq!(v["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+    assert_eq!(
+        v["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.16"
+    );
+    assert_eq!(
+        v["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        80
+    );
     let out = server.kubectl_ok(&["scale", d, "--replicas=5"]);
     assert!(out.contains("scaled"), "{out}");
     let replicas = server.kubectl_ok(&["get", d, "-o", "jsonpath={.spec.replicas}"]);
     assert_eq!(replicas, "5");
     server.kubectl_ok(&["label", d, "team=web"]);
     server.kubectl_ok(&["annotate", d, "note=hello"]);
-    let meta = server.kubectl_ok(&["get", d, "-o", "jsonpath={.metadata.labels.team} {.metadata.annotations.note}"]);
+    let meta = server.kubectl_ok(&[
+        "get",
+        d,
+        "-o",
+        "jsonpath={.metadata.labels.team} {.metadata.annotations.note}",
+    ]);
     assert_eq!(meta, "web hello");
     let described = server.kubectl_ok(&["describe", d]);
-    assert!(described.contains("Name:") && described.contains("nginx-deployment"), "{described}");
+    assert!(
+        described.contains("Name:") && described.contains("nginx-deployment"),
+        "{described}"
+    );
     assert!(described.contains("nginx:1.16"), "{described}");
 }
 
@@ -143,10 +234,18 @@ fn patch_scale_label_annotate_and_describe_a_deployment() {
 fn discovery_commands_list_resources_and_versions() {
     let server = TestServer::start();
     let resources = server.kubectl_ok(&["api-resources"]);
-    assert!(resources.contains("deployments") && resources.contains("deploy") && resources.contains("apps/v1"), "{resources}");
+    assert!(
+        resources.contains("deployments")
+            && resources.contains("deploy")
+            && resources.contains("apps/v1"),
+        "{resources}"
+    );
     let versions = server.kubectl_ok(&["api-versions"]);
     for gv in ["v1", "apps/v1", "batch/v1", "rbac.authorization.k8s.io/v1"] {
-        assert!(versions.lines().any(|l| l == gv), "{gv} missing: {versions}");
+        assert!(
+            versions.lines().any(|l| l == gv),
+            "{gv} missing: {versions}"
+        );
     }
 }
 
@@ -154,10 +253,21 @@ fn discovery_commands_list_resources_and_versions() {
 fn server_dry_run_validates_without_storing() {
     let server = TestServer::start();
     let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\n";
-    let out = server.kubectl_stdin(&["create", "--validate=false", "--dry-run=server", "-f", "-"], Some(manifest));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout_of(&out).contains("configmap/dry created (server dry run)"), "{}", stdout_of(&out));
-    assert!(!server.kubectl(&["get", "configmap", "dry"]).status.success());
+    let out = server.kubectl_stdin(&["create", "--dry-run=server", "-f", "-"], Some(manifest));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout_of(&out).contains("configmap/dry created (server dry run)"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(!server
+        .kubectl(&["get", "configmap", "dry"])
+        .status
+        .success());
 }
 
 #[test]
@@ -165,27 +275,138 @@ fn metrics_count_requests() {
     let server = TestServer::start();
     server.kubectl_ok(&["get", "pods"]);
     let metrics = server.kubectl_ok(&["get", "--raw", "/metrics"]);
-    assert!(metrics.contains("apiserver_request_total{code=\"200\""), "{metrics}");
+    assert!(
+        metrics.contains("apiserver_request_total{code=\"200\""),
+        "{metrics}"
+    );
     assert!(metrics.contains("resource=\"pods\""), "{metrics}");
-    assert!(metrics.contains("apiserver_request_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("apiserver_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
 }
 
 #[test]
 fn deleting_a_namespace_marks_it_terminating_and_refuses_new_content() {
     let server = TestServer::start();
-    server.kubectl_stdin(&["create", "--validate=false", "-f", "-"], Some("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n"));
+    server.kubectl_stdin(
+        &["create", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n"),
+    );
     server.kubectl_ok(&["delete", "namespace", "doomed", "--wait=false"]);
-    let phase = server.kubectl_ok(&["get", "namespace", "doomed", "-o", "jsonpath={.status.phase}"]);
+    let phase = server.kubectl_ok(&[
+        "get",
+        "namespace",
+        "doomed",
+        "-o",
+        "jsonpath={.status.phase}",
+    ]);
     assert_eq!(phase, "Terminating");
     let out = server.kubectl_stdin(
-        &["create", "--validate=false", "-n", "doomed", "-f", "-"],
+        &["create", "-n", "doomed", "-f", "-"],
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n"),
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unable to create new content in namespace doomed because it is being terminated"), "{err}");
+    assert!(
+        err.contains(
+            "unable to create new content in namespace doomed because it is being terminated"
+        ),
+        "{err}"
+    );
     let out = server.kubectl_stdin(
-        &["create", "--validate=false", "-n", "missing", "-f", "-"],
+        &["create", "-n", "missing", "-f", "-"],
         Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"),
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("namespaces \"missing\" not found"));
+}
+
+#[test]
+fn strict_validation_refuses_unknown_fields_and_explain_reads_openapi() {
+    let server = TestServer::start();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: b\n";
+    let out = server.kubectl_stdin(&["apply", "-f", "-"], Some(manifest));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field \"datta\""), "{err}");
+    let explained = server.kubectl_ok(&["explain", "pod.spec.containers"]);
+    assert!(
+        explained.contains("KIND:") && explained.contains("Pod"),
+        "{explained}"
+    );
+}
+
+#[test]
+fn server_side_apply_creates_and_then_updates_with_ownership() {
+    let server = TestServer::start();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: b\n";
+    let out = server.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(manifest));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout_of(&out).contains("configmap/ssa serverside-applied"),
+        "{}",
+        stdout_of(&out)
+    );
+    let managers = server.kubectl_ok(&[
+        "get",
+        "configmap",
+        "ssa",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    assert_eq!(managers, "kubectl");
+    let changed = manifest.replace("a: b", "a: c");
+    let out = server.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(&changed));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        server.kubectl_ok(&["get", "configmap", "ssa", "-o", "jsonpath={.data.a}"]),
+        "c"
+    );
+}
+
+#[test]
+fn cascading_deletes_record_the_propagation_policy() {
+    let server = TestServer::start();
+    server.kubectl_ok(&[
+        "apply",
+        "-f",
+        &format!("{}/nginx-deployment.yaml", examples()),
+    ]);
+    server.kubectl_ok(&[
+        "delete",
+        "deployment",
+        "nginx-deployment",
+        "--cascade=orphan",
+        "--wait=false",
+    ]);
+    // Without a garbage collector running, the orphan finalizer keeps it.
+    let finalizers = server.kubectl_ok(&[
+        "get",
+        "deployment",
+        "nginx-deployment",
+        "-o",
+        "jsonpath={.metadata.finalizers}",
+    ]);
+    assert!(finalizers.contains("orphan"), "{finalizers}");
+    server.kubectl_ok(&[
+        "patch",
+        "deployment",
+        "nginx-deployment",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    let gone = server.kubectl(&["get", "deployment", "nginx-deployment"]);
+    assert!(
+        !gone.status.success(),
+        "removing the last finalizer deletes the object"
+    );
 }

@@ -7,6 +7,7 @@ use http::{Request, Response, StatusCode};
 use rkube_api::{ResourceDef, Scope, Subresource, WriteScope};
 use serde_json::{json, Map, Value};
 
+use super::field_validation::{self, FieldValidation};
 use super::ApiServer;
 use crate::negotiation::{self, json_response, Body, Output};
 use crate::registry::{
@@ -115,7 +116,7 @@ where
             super::watch::watch(&call, r.name.as_deref()).await
         }
         (None, Verb::Create) => {
-            let obj = object(&body)?;
+            let (obj, warnings) = checked_object(&call, &body, media.clone()?).await?;
             let created = api
                 .registry
                 .create(
@@ -125,17 +126,22 @@ where
                     &write_opts(query, &user_agent)?,
                 )
                 .await?;
-            Ok(object_response(&call, StatusCode::CREATED, created))
+            let mut response = object_response(&call, StatusCode::CREATED, created);
+            field_validation::add_warnings(&mut response, &warnings);
+            Ok(response)
         }
         (None, Verb::Update) => {
-            update(
+            let (obj, warnings) = checked_object(&call, &body, media.clone()?).await?;
+            let mut response = update(
                 &call,
                 &obj_ref,
                 WriteScope::Main,
-                object(&body)?,
+                obj,
                 write_opts(query, &user_agent)?,
             )
-            .await
+            .await?;
+            field_validation::add_warnings(&mut response, &warnings);
+            Ok(response)
         }
         (Some(Subresource::Status), Verb::Update) => {
             update(
@@ -228,6 +234,20 @@ where
         }
         _ => Err(ApiError::method_not_allowed(&method)),
     }
+}
+
+/// Decodes a create or update body and runs server-side field validation.
+async fn checked_object(
+    call: &Call<'_>,
+    body: &[u8],
+    media: negotiation::MediaType,
+) -> ApiResult<(Value, Vec<String>)> {
+    let mode = FieldValidation::from_query(call.query)?;
+    let obj = negotiation::decode(body, media)?;
+    let raw_json = (media == negotiation::MediaType::Json).then_some(body);
+    let warnings =
+        field_validation::check(&call.api.openapi, call.def, raw_json, &obj, mode).await?;
+    Ok((obj, warnings))
 }
 
 /// The catalog verb a request needs (subresources have their own verbs).
