@@ -180,7 +180,7 @@ mod tests {
 
     fn headers(accept: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(ACCEPT, accept.parse().unwrap());
+        h.insert(ACCEPT, accept.parse().expect("should succeed"));
         h
     }
 
@@ -201,14 +201,24 @@ mod tests {
 
     #[test]
     fn bodies_decode_from_json_and_yaml_and_refuse_non_objects() {
-        assert_eq!(decode(b"{\"a\":1}", MediaType::Json).unwrap()["a"], 1);
-        assert_eq!(decode(b"a: 1\n", MediaType::Yaml).unwrap()["a"], 1);
         assert_eq!(
-            decode(b"{", MediaType::Json).unwrap_err().reason,
+            decode(b"{\"a\":1}", MediaType::Json).expect("should succeed")["a"],
+            1
+        );
+        assert_eq!(
+            decode(b"a: 1\n", MediaType::Yaml).expect("should succeed")["a"],
+            1
+        );
+        assert_eq!(
+            decode(b"{", MediaType::Json)
+                .expect_err("should fail")
+                .reason,
             Reason::BadRequest
         );
         assert_eq!(
-            decode(b"[]", MediaType::Json).unwrap_err().reason,
+            decode(b"[]", MediaType::Json)
+                .expect_err("should fail")
+                .reason,
             Reason::BadRequest
         );
     }

@@ -88,7 +88,7 @@ fn get_prints_every_output_format() {
         "{yaml}"
     );
     let json = server.kubectl_ok(&["get", "pod", "frontend-qa", "-o", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).expect("should succeed");
     assert_eq!(v["metadata"]["labels"]["environment"], "qa");
     let names = server.kubectl_ok(&["get", "pods", "-o", "name"]);
     assert_eq!(names.lines().count(), 3, "{names}");
@@ -198,7 +198,7 @@ fn patch_scale_label_annotate_and_describe_a_deployment() {
         r#"{"spec":{"template":{"spec":{"containers":[{"name":"nginx","image":"nginx:1.16"}]}}}}"#,
     ]);
     let json = server.kubectl_ok(&["get", d, "-o", "json"]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).expect("should succeed");
     assert_eq!(v["spec"]["minReadySeconds"], 3);
     assert_eq!(v["spec"]["revisionHistoryLimit"], 4);
     assert_eq!(

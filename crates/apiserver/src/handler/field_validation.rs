@@ -97,11 +97,11 @@ mod tests {
     fn the_default_is_warn_and_bad_values_are_refused() {
         let q = |v: &str| vec![("fieldValidation".to_string(), v.to_string())];
         assert_eq!(
-            FieldValidation::from_query(&Vec::new()).unwrap(),
+            FieldValidation::from_query(&Vec::new()).expect("should succeed"),
             FieldValidation::Warn
         );
         assert_eq!(
-            FieldValidation::from_query(&q("Strict")).unwrap(),
+            FieldValidation::from_query(&q("Strict")).expect("should succeed"),
             FieldValidation::Strict
         );
         assert!(FieldValidation::from_query(&q("Loud")).is_err());
