@@ -278,3 +278,76 @@ async fn send_event(
         None => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rkube_api::Scope;
+
+    fn event(kind: EventType, now: Value, prev: Option<Value>) -> CacheEvent {
+        CacheEvent::for_test(kind, "/registry/configmaps/d/a", now, prev)
+    }
+
+    #[test]
+    fn selector_transitions_become_added_and_deleted_for_the_watcher() {
+        let def = Arc::new(crate::testing::def(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            Scope::Namespaced,
+        ));
+        let watcher = Watcher {
+            filter: Filter::parse(&def, Some("app=web"), None).expect("selector"),
+            def,
+            prefix: "/registry/configmaps/d/".into(),
+            name: None,
+            output: Output::Json,
+            include: IncludeObject::Metadata,
+            headers_sent: false,
+        };
+        let web = json!({"metadata": {"name": "a", "labels": {"app": "web"}}});
+        let other = json!({"metadata": {"name": "a", "labels": {"app": "db"}}});
+        let cases = [
+            (EventType::Added, web.clone(), None, Some(EventType::Added)),
+            (EventType::Added, other.clone(), None, None),
+            (
+                EventType::Modified,
+                web.clone(),
+                Some(web.clone()),
+                Some(EventType::Modified),
+            ),
+            (
+                EventType::Modified,
+                web.clone(),
+                Some(other.clone()),
+                Some(EventType::Added),
+            ),
+            (
+                EventType::Modified,
+                other.clone(),
+                Some(web.clone()),
+                Some(EventType::Deleted),
+            ),
+            (
+                EventType::Modified,
+                other.clone(),
+                Some(other.clone()),
+                None,
+            ),
+            (
+                EventType::Deleted,
+                web.clone(),
+                Some(web.clone()),
+                Some(EventType::Deleted),
+            ),
+        ];
+        for (kind, now, prev, want) in cases {
+            assert_eq!(
+                watcher.view(&event(kind, now.clone(), prev.clone())),
+                want,
+                "{kind:?} {now} {prev:?}"
+            );
+        }
+    }
+}
