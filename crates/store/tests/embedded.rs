@@ -72,6 +72,19 @@ async fn a_reopened_store_keeps_state_revisions_and_compaction() -> anyhow::Resu
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_store_is_open_in_one_place_at_a_time() -> anyhow::Result<()> {
+    let (store, dir) = open_fresh(EmbeddedOptions::default())?;
+    let second = EmbeddedStore::open(dir.path(), EmbeddedOptions::default());
+    ensure!(
+        matches!(second, Err(Error::Io(_))),
+        "a second writer was let in"
+    );
+    drop(store);
+    EmbeddedStore::open(dir.path(), EmbeddedOptions::default())?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_watcher_that_falls_behind_resumes_from_the_log_without_loss() -> anyhow::Result<()> {
     // A buffer of one batch: the unread watch is cut off almost at once.
     let (store, _dir) = open_fresh(EmbeddedOptions::default().watch_buffer(1))?;

@@ -7,7 +7,8 @@
 //! - `live`: the current state, one row per existing key pointing at its
 //!   latest `log` row, so reads at the current revision and compare-and-swap
 //!   checks never scan history.
-//! - `meta`: the current and the compacted revision.
+//! - `meta`: the current and the compacted revision, and how far garbage
+//!   collection after compaction got.
 
 use std::path::Path;
 use std::time::Duration;
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0), ('collected', 0);
 ";
 
 /// How long a connection waits for a lock before failing. Only a checkpoint
@@ -69,7 +70,7 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The current and the compacted revision, as seen by `conn`'s transaction.
+/// The store-wide revisions, as seen by `conn`'s transaction.
 pub(super) fn read_meta(conn: &Connection) -> Result<Meta> {
     let mut stmt = conn.prepare_cached("SELECT name, value FROM meta")?;
     let mut meta = Meta::default();
@@ -80,6 +81,7 @@ pub(super) fn read_meta(conn: &Connection) -> Result<Meta> {
         match name.as_str() {
             "revision" => meta.revision = value,
             "compacted" => meta.compacted = value,
+            "collected" => meta.collected = value,
             _ => {}
         }
     }
@@ -93,4 +95,45 @@ pub(super) struct Meta {
     pub(super) revision: Revision,
     /// The revision the store is compacted at.
     pub(super) compacted: Revision,
+    /// Rows made garbage by compaction are deleted below this revision.
+    pub(super) collected: Revision,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_runs_in_wal_mode_with_the_chosen_sync_level() {
+        // SQLite reports synchronous as a number: NORMAL is 1, FULL is 2.
+        let table = [
+            (Durability::SyncEveryCommit, 2),
+            (Durability::SyncAtCheckpoint, 1),
+        ];
+        for (durability, synchronous) in table {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let conn = open_writer(&dir.path().join("db"), durability).expect("open");
+            let mode: String = conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .expect("journal_mode");
+            let level: i64 = conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .expect("synchronous");
+            assert_eq!(mode, "wal");
+            assert_eq!(level, synchronous, "{durability:?}");
+        }
+    }
+
+    #[test]
+    fn a_new_database_starts_at_revision_zero_and_reopening_keeps_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db");
+        let conn = open_writer(&path, Durability::SyncEveryCommit).expect("open");
+        assert_eq!(read_meta(&conn).expect("meta"), Meta::default());
+        conn.execute("UPDATE meta SET value = 7 WHERE name = 'revision'", [])
+            .expect("update");
+        drop(conn);
+        let conn = open_writer(&path, Durability::SyncEveryCommit).expect("reopen");
+        assert_eq!(read_meta(&conn).expect("meta").revision, 7);
+    }
 }

@@ -83,6 +83,12 @@ impl WatchHub {
         self.lock().published
     }
 
+    /// How many subscriptions are live.
+    #[cfg(test)]
+    pub(super) fn subscribers(&self) -> usize {
+        self.lock().subscribers.len()
+    }
+
     /// Whether the writer is gone: no more events will come.
     pub(super) fn is_closed(&self) -> bool {
         self.lock().closed
@@ -128,5 +134,87 @@ impl WatchHub {
         let mut state = self.lock();
         state.closed = true;
         state.subscribers.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventKind, KeyValue};
+
+    fn put(key: &str, revision: Revision) -> Event {
+        Event {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key: key.as_bytes().to_vec(),
+                value: Vec::new(),
+                create_revision: revision,
+                mod_revision: revision,
+            },
+            prev_kv: None,
+        }
+    }
+
+    fn revisions(batch: Option<Batch>) -> Option<Vec<Revision>> {
+        batch.map(|b| b.iter().map(Event::revision).collect())
+    }
+
+    #[test]
+    fn a_full_subscriber_is_cut_off_while_others_keep_receiving() {
+        let hub = Arc::new(WatchHub::new(0, 1));
+        let mut slow = hub.subscribe(KeyRange::prefix("/"));
+        let mut fast = hub.subscribe(KeyRange::prefix("/"));
+        hub.publish(vec![put("/a", 1)], 1);
+        assert_eq!(revisions(fast.batches.try_recv().ok()), Some(vec![1]));
+        hub.publish(vec![put("/a", 2)], 2);
+        assert_eq!(revisions(fast.batches.try_recv().ok()), Some(vec![2]));
+        // The slow one keeps what it had buffered, then its channel ends.
+        assert_eq!(revisions(slow.batches.try_recv().ok()), Some(vec![1]));
+        assert!(matches!(
+            slow.batches.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert!(!hub.is_closed(), "a cut-off is not a close");
+    }
+
+    #[test]
+    fn batches_outside_a_subscribers_range_are_not_sent() {
+        let hub = Arc::new(WatchHub::new(0, 8));
+        let mut a = hub.subscribe(KeyRange::prefix("/a/"));
+        hub.publish(vec![put("/ab", 1)], 1);
+        hub.publish(vec![put("/ab", 2), put("/a/x", 3)], 3);
+        assert_eq!(revisions(a.batches.try_recv().ok()), Some(vec![2, 3]));
+        assert!(a.batches.try_recv().is_err());
+        assert_eq!(hub.published(), 3);
+    }
+
+    #[test]
+    fn a_subscription_remembers_the_revision_published_before_it() {
+        let hub = Arc::new(WatchHub::new(5, 8));
+        hub.publish(vec![put("/a", 6)], 6);
+        let sub = hub.subscribe(KeyRange::prefix("/"));
+        assert_eq!(sub.published, 6);
+    }
+
+    #[test]
+    fn closing_ends_every_subscription_and_later_ones() {
+        let hub = Arc::new(WatchHub::new(0, 8));
+        let mut before = hub.subscribe(KeyRange::prefix("/"));
+        hub.close();
+        let mut after = hub.subscribe(KeyRange::prefix("/"));
+        assert!(hub.is_closed());
+        for sub in [&mut before, &mut after] {
+            assert!(matches!(
+                sub.batches.try_recv(),
+                Err(mpsc::error::TryRecvError::Disconnected)
+            ));
+        }
+    }
+
+    #[test]
+    fn dropping_a_subscription_unsubscribes() {
+        let hub = Arc::new(WatchHub::new(0, 8));
+        drop(hub.subscribe(KeyRange::prefix("/")));
+        assert_eq!(hub.subscribers(), 0);
     }
 }

@@ -35,7 +35,14 @@ impl Watcher {
                 Ok(next) => next,
                 Err(e) => return self.finish(e).await,
             };
-            while let Some(batch) = subscription.batches.recv().await {
+            loop {
+                // A consumer that drops the stream ends the watch now, not at
+                // the next event it would have been sent.
+                let batch = tokio::select! {
+                    batch = subscription.batches.recv() => batch,
+                    () = self.out.closed() => return,
+                };
+                let Some(batch) = batch else { break };
                 let events: Vec<Event> = batch
                     .iter()
                     .filter(|e| e.revision() >= next && self.request.range.contains(&e.kv.key))
