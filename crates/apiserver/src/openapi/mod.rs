@@ -25,8 +25,19 @@
 //! # }
 //! ```
 //!
-//! The router serves `GET /openapi/v2` (JSON; a client that only accepts
-//! protobuf gets 406, which client-go tolerates), `GET /openapi/v3` (the
+//! A server not built on axum calls [`serve`] first for each request (it
+//! answers `None` for other paths):
+//!
+//! ```no_run
+//! # async fn handle(docs: &rkube_apiserver::openapi::SharedOpenApi, req: http::Request<()>) {
+//! if let Some(response) = rkube_apiserver::openapi::serve(docs, &req).await {
+//!     // send `response` (an `http::Response<bytes::Bytes>`)
+//! }
+//! # }
+//! ```
+//!
+//! Both serve `GET /openapi/v2` (JSON, or gnostic's protobuf when that is
+//! what the client accepts, as client-go does), `GET /openapi/v3` (the
 //! index: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=…"}}}`)
 //! and `GET /openapi/v3/<api/v1 | apis/<group>/<version>>`. Authentication
 //! is the caller's job: mount the router behind the same layers as the API.
@@ -36,6 +47,7 @@ mod documents;
 mod duplicate_fields;
 mod handlers;
 mod paths;
+mod protobuf;
 mod unknown_fields;
 
 use std::collections::HashMap;
@@ -47,7 +59,7 @@ use rkube_api::Catalog;
 use serde_json::{json, Map, Value};
 
 pub use duplicate_fields::duplicate_fields;
-pub use handlers::{router, serve_v2, serve_v3_group_version, serve_v3_index};
+pub use handlers::{respond, router, serve};
 
 /// One group-version's v3 document.
 #[derive(Debug, Clone)]
@@ -63,6 +75,7 @@ pub struct GroupVersionDocument {
 pub struct OpenApi {
     definitions: Arc<definitions::Definitions>,
     v2: Bytes,
+    v2_protobuf: Bytes,
     v2_hash: String,
     v3_index: Bytes,
     group_versions: HashMap<String, GroupVersionDocument>,
@@ -73,7 +86,9 @@ impl OpenApi {
     pub fn build(catalog: &Catalog) -> Self {
         let definitions = definitions::Definitions::build(catalog);
         let groups = documents::group_versions(catalog, &definitions);
-        let v2 = to_bytes(&documents::v2_document(&groups, &definitions));
+        let v2_document = documents::v2_document(&groups, &definitions);
+        let v2 = to_bytes(&v2_document);
+        let v2_protobuf = Bytes::from(protobuf::encode_document(&v2_document));
         let mut group_versions = HashMap::new();
         let mut index = Map::new();
         for group in &groups {
@@ -89,6 +104,7 @@ impl OpenApi {
             definitions: Arc::new(definitions),
             v2_hash: content_hash(&v2),
             v2,
+            v2_protobuf,
             v3_index: to_bytes(&json!({"paths": index})),
             group_versions,
         }
@@ -97,6 +113,12 @@ impl OpenApi {
     /// The Swagger 2.0 document (JSON).
     pub fn v2(&self) -> &Bytes {
         &self.v2
+    }
+
+    /// The Swagger 2.0 document as gnostic's `openapi.v2.Document` protobuf,
+    /// which client-go asks for.
+    pub fn v2_protobuf(&self) -> &Bytes {
+        &self.v2_protobuf
     }
 
     /// The hash of the v2 document, its ETag.
