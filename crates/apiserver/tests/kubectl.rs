@@ -11,11 +11,6 @@ fn examples() -> String {
     TestServer::examples_dir().display().to_string()
 }
 
-/// kubectl validates a `kind: List` file (labels.yaml) client-side against
-/// the OpenAPI v2 document, which it only accepts as protobuf; this server
-/// serves v2 as JSON, so such files are applied with `--validate=false`.
-/// Every other kind is validated server-side through OpenAPI v3.
-const LIST_FILES_NEED: &str = "--validate=false";
 
 fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -48,13 +43,13 @@ fn kubectl_creates_gets_and_deletes_a_configmap() {
 fn applying_every_example_twice_reports_unchanged_the_second_time() {
     let server = TestServer::start();
     let dir = examples();
-    let first = server.kubectl_ok(&["apply", LIST_FILES_NEED, "-f", &dir]);
+    let first = server.kubectl_ok(&["apply", "-f", &dir]);
     assert!(
         first.contains("deployment.apps/nginx-deployment created"),
         "{first}"
     );
     assert!(first.contains("configmap/app-config created"), "{first}");
-    let second = server.kubectl_ok(&["apply", LIST_FILES_NEED, "-f", &dir]);
+    let second = server.kubectl_ok(&["apply", "-f", &dir]);
     // A Secret applied with `stringData` reads back with `data` only, so
     // kubectl's three-way diff re-sends it every time, as upstream.
     for line in second.lines().filter(|l| !l.starts_with("secret/")) {
@@ -71,7 +66,6 @@ fn get_prints_every_output_format() {
     let server = TestServer::start();
     server.kubectl_ok(&[
         "apply",
-        LIST_FILES_NEED,
         "-f",
         &format!("{}/labels.yaml", examples()),
     ]);
@@ -102,7 +96,6 @@ fn label_and_field_selectors_and_all_namespaces_filter_lists() {
     let server = TestServer::start();
     server.kubectl_ok(&[
         "apply",
-        LIST_FILES_NEED,
         "-f",
         &format!("{}/labels.yaml", examples()),
     ]);
