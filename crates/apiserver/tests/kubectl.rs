@@ -11,7 +11,6 @@ fn examples() -> String {
     TestServer::examples_dir().display().to_string()
 }
 
-
 fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -64,11 +63,7 @@ fn applying_every_example_twice_reports_unchanged_the_second_time() {
 #[test]
 fn get_prints_every_output_format() {
     let server = TestServer::start();
-    server.kubectl_ok(&[
-        "apply",
-        "-f",
-        &format!("{}/labels.yaml", examples()),
-    ]);
+    server.kubectl_ok(&["apply", "-f", &format!("{}/labels.yaml", examples())]);
     let table = server.kubectl_ok(&["get", "pods"]);
     assert!(
         table.lines().next().unwrap_or("").contains("NAME") && table.contains("frontend-prod"),
@@ -94,11 +89,7 @@ fn get_prints_every_output_format() {
 #[test]
 fn label_and_field_selectors_and_all_namespaces_filter_lists() {
     let server = TestServer::start();
-    server.kubectl_ok(&[
-        "apply",
-        "-f",
-        &format!("{}/labels.yaml", examples()),
-    ]);
+    server.kubectl_ok(&["apply", "-f", &format!("{}/labels.yaml", examples())]);
     let set_based = server.kubectl_ok(&[
         "get",
         "pods",
