@@ -84,6 +84,24 @@ fn get_prints_every_output_format() {
     assert!(names.contains("pod/backend-dev"));
     let path = server.kubectl_ok(&["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
     assert_eq!(path, "backend-dev frontend-prod frontend-qa");
+    let described = server.kubectl_ok(&["describe", "pod", "frontend-qa"]);
+    assert!(
+        described.contains("environment=qa") && described.contains("busybox:1.35"),
+        "{described}"
+    );
+    let all = server.kubectl_ok(&["get", "all"]);
+    assert!(all.contains("pod/frontend-qa"), "{all}");
+    let events = server.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=frontend-qa",
+    ]);
+    assert!(
+        events.status.success(),
+        "{}",
+        String::from_utf8_lossy(&events.stderr)
+    );
 }
 
 #[test]
