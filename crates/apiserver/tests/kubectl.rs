@@ -91,6 +91,10 @@ fn get_prints_every_output_format() {
     );
     let all = server.kubectl_ok(&["get", "all"]);
     assert!(all.contains("pod/frontend-qa"), "{all}");
+    assert!(
+        all.contains("service/kubernetes") && all.contains("10.43.0.1"),
+        "{all}"
+    );
     let events = server.kubectl(&[
         "get",
         "events",
