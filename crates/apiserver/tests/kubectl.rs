@@ -416,3 +416,54 @@ fn cascading_deletes_record_the_propagation_policy() {
         "removing the last finalizer deletes the object"
     );
 }
+
+#[test]
+fn typed_create_commands_send_protobuf_that_the_server_decodes() {
+    let server = TestServer::start();
+    let out = server.kubectl_ok(&["create", "namespace", "team"]);
+    assert!(out.contains("namespace/team created"), "{out}");
+    let out = server.kubectl_ok(&[
+        "create",
+        "configmap",
+        "c",
+        "-n",
+        "team",
+        "--from-literal=a=b",
+    ]);
+    assert!(out.contains("configmap/c created"), "{out}");
+    assert_eq!(
+        server.kubectl_ok(&[
+            "get",
+            "configmap",
+            "c",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.data.a}"
+        ]),
+        "b"
+    );
+    server.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "-n",
+        "team",
+        "--from-literal=p=hi",
+    ]);
+    assert_eq!(
+        server.kubectl_ok(&[
+            "get",
+            "secret",
+            "s",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.data.p}"
+        ]),
+        "aGk="
+    );
+    server.kubectl_ok(&["create", "serviceaccount", "robot", "-n", "team"]);
+    server.kubectl_ok(&["get", "serviceaccount", "robot", "-n", "team"]);
+}

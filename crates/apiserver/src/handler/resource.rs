@@ -414,7 +414,12 @@ fn delete_options(call: &Call<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(negotiation::decode(body, negotiation::MediaType::Json)?)
+        let media = if body.starts_with(b"k8s\0") {
+            negotiation::MediaType::Protobuf
+        } else {
+            negotiation::MediaType::Json
+        };
+        Some(negotiation::decode(body, media)?)
     };
     DeleteOptions::from_request(call.query, body.as_ref())
 }
