@@ -15,6 +15,9 @@ use crate::status::{ApiError, ApiResult, Reason};
 /// The envelope's magic prefix.
 const MAGIC: &[u8] = b"k8s\x00";
 
+/// A message: its field numbers and how each becomes JSON.
+type Message = &'static [(u64, Field)];
+
 /// How a field's value becomes JSON.
 #[derive(Clone, Copy)]
 enum Field {
@@ -100,7 +103,7 @@ const DELETE_OPTIONS: &[(u64, Field)] = &[
 ];
 
 /// The messages this server decodes, by `apiVersion` and `kind`.
-const MESSAGES: &[(&str, &str, &[(u64, Field)])] = &[
+const MESSAGES: &[(&str, &str, Message)] = &[
     ("v1", "DeleteOptions", DELETE_OPTIONS),
     ("meta.k8s.io/v1", "DeleteOptions", DELETE_OPTIONS),
     ("v1", "ConfigMap", CONFIG_MAP),
@@ -119,10 +122,10 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
     let mut api_version = String::new();
     let mut kind = String::new();
     let mut raw: &[u8] = &[];
-    for (number, value) in Reader(envelope).fields().map_err(|e| malformed(e))? {
+    for (number, value) in Reader(envelope).fields().map_err(malformed)? {
         match (number, value) {
             (1, Wire::Bytes(type_meta)) => {
-                for (n, v) in Reader(type_meta).fields().map_err(|e| malformed(e))? {
+                for (n, v) in Reader(type_meta).fields().map_err(malformed)? {
                     match (n, v) {
                         (1, Wire::Bytes(s)) => {
                             api_version = String::from_utf8_lossy(s).into_owned()
@@ -147,7 +150,7 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
             ),
         ));
     };
-    let mut obj = message_to_json(raw, message).map_err(|e| malformed(e))?;
+    let mut obj = message_to_json(raw, message).map_err(malformed)?;
     if let Value::Object(map) = &mut obj {
         map.insert("apiVersion".into(), json!(api_version));
         map.insert("kind".into(), json!(kind));
