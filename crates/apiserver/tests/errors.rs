@@ -237,3 +237,26 @@ fn aggregated_discovery_answers_with_its_content_type() {
         .as_array()
         .is_some_and(|i| i.iter().any(|g| g["metadata"]["name"] == "apps")));
 }
+
+#[test]
+fn a_static_token_authenticates_and_a_wrong_one_does_not() {
+    let tokens = tempfile::tempdir().expect("temp dir");
+    let path = tokens.path().join("tokens.csv");
+    std::fs::write(&path, "s3cret,alice,1001,\"dev\"\n").expect("write token file");
+    let server = TestServer::start_with(move |c| c.token_file(&path));
+    let anon = server.http(Authenticated::Anonymous);
+    let ok = anon.request(
+        "GET",
+        "/api/v1/namespaces",
+        &[("Authorization", "Bearer s3cret")],
+        b"",
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let wrong = anon.request(
+        "GET",
+        "/api/v1/namespaces",
+        &[("Authorization", "Bearer nope")],
+        b"",
+    );
+    assert_eq!(wrong.status, 401);
+}
