@@ -334,6 +334,16 @@ fn strict_validation_refuses_unknown_fields_and_explain_reads_openapi() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field \"datta\""), "{err}");
+    // The same typo in an update (a patch) is refused too.
+    let good = manifest.replace("datta", "data");
+    server.kubectl_stdin(&["apply", "-f", "-"], Some(&good));
+    let typo = good.replace("a: b", "a: c\nbinaryDatta: {}");
+    let out = server.kubectl_stdin(&["apply", "-f", "-"], Some(&typo));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("unknown field"),
+        "{err}"
+    );
     let explained = server.kubectl_ok(&["explain", "pod.spec.containers"]);
     assert!(
         explained.contains("KIND:") && explained.contains("Pod"),

@@ -9,16 +9,18 @@ use rkube_api::ResourceDef;
 use serde_json::Value;
 
 use crate::negotiation::Body;
-use crate::openapi::{duplicate_fields, SharedOpenApi};
+use std::sync::Arc;
+
+use crate::openapi::{duplicate_fields, OpenApi, SharedOpenApi};
 use crate::registry::Query;
 use crate::status::{ApiError, ApiResult};
 
 /// `fieldValidation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldValidation {
-    /// Drop unknown fields silently.
+    /// Accept unknown fields silently.
     Ignore,
-    /// Drop them and warn (the default).
+    /// Accept them and warn (the default).
     Warn,
     /// Refuse the request.
     Strict,
@@ -50,33 +52,50 @@ pub async fn check(
     if mode == FieldValidation::Ignore {
         return Ok(Vec::new());
     }
+    let docs = documents(openapi).await?;
+    problems(&docs, def, raw_json, obj, mode)
+}
+
+/// The OpenAPI documents; building them the first time is CPU work, so it
+/// runs off the async runtime.
+pub async fn documents(openapi: &SharedOpenApi) -> ApiResult<Arc<OpenApi>> {
+    let docs = openapi.clone();
+    tokio::task::spawn_blocking(move || docs.current())
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// The synchronous core of [`check`], for use inside a read-modify-write
+/// (a patch is checked on its result).
+pub fn problems(
+    docs: &OpenApi,
+    def: &ResourceDef,
+    raw_json: Option<&[u8]>,
+    obj: &Value,
+    mode: FieldValidation,
+) -> ApiResult<Vec<String>> {
+    if mode == FieldValidation::Ignore {
+        return Ok(Vec::new());
+    }
     let mut problems: Vec<String> = Vec::new();
     if let Some(raw) = raw_json {
         if let Ok(dups) = duplicate_fields(raw) {
             problems.extend(dups.into_iter().map(|f| format!("duplicate field \"{f}\"")));
         }
     }
-    let docs = openapi.clone();
-    // Building the documents the first time is CPU work: off the runtime.
-    let docs = tokio::task::spawn_blocking(move || docs.current())
-        .await
-        .map_err(ApiError::internal)?;
     let unknown = docs.unknown_fields(&def.group, &def.version, &def.kind, obj);
     problems.extend(
         unknown
             .into_iter()
             .map(|f| format!("unknown field \"{f}\"")),
     );
-    if problems.is_empty() {
+    if problems.is_empty() || mode != FieldValidation::Strict {
         return Ok(problems);
     }
-    match mode {
-        FieldValidation::Strict => Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
-            problems.join(", ")
-        ))),
-        _ => Ok(problems),
-    }
+    Err(ApiError::bad_request(format!(
+        "strict decoding error: {}",
+        problems.join(", ")
+    )))
 }
 
 /// Adds `Warning: 299 - "…"` headers.
