@@ -121,3 +121,31 @@ fn a_watch_list_sends_initial_events_then_a_bookmark() {
         "true"
     );
 }
+
+#[test]
+fn finalizing_a_terminating_namespace_removes_it() {
+    let server = TestServer::start();
+    let http = server.http(Authenticated::Admin);
+    let r = post(
+        &http,
+        "/api/v1/namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gone"}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["spec"]["finalizers"], json!(["kubernetes"]));
+    let r = http.request("DELETE", "/api/v1/namespaces/gone", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        http.get("/api/v1/namespaces/gone").json()["status"]["phase"],
+        "Terminating"
+    );
+    let finalize = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gone"}, "spec": {"finalizers": []}});
+    let r = http.request(
+        "PUT",
+        "/api/v1/namespaces/gone/finalize",
+        &[JSON],
+        finalize.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(http.get("/api/v1/namespaces/gone").status, 404);
+}

@@ -468,16 +468,7 @@ async fn finalize(
     let updated = call
         .api
         .registry
-        .guaranteed_update(obj_ref, WriteScope::Main, &opts, |current| {
-            let mut new = current.clone();
-            if let Value::Object(map) = &mut new {
-                let spec = map.entry("spec").or_insert_with(|| json!({}));
-                if let Value::Object(spec) = spec {
-                    spec.insert("finalizers".into(), finalizers.clone());
-                }
-            }
-            Ok(new)
-        })
+        .finalize_namespace(obj_ref, finalizers, &opts)
         .await?;
     Ok(object_response(call, StatusCode::OK, updated))
 }
