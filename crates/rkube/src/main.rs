@@ -1,2 +1,38 @@
-//! The `rkube` binary.
-fn main() {}
+//! The `rkube` binary: parses the command line, sets up logging, and hands
+//! over to the command's `run`.
+
+mod cli;
+mod kubectl;
+mod server;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    init_logging(cli.verbosity);
+    match cli.command {
+        cli::Command::Server(args) => runtime()?.block_on(server::run(args)),
+        cli::Command::Kubectl(args) => kubectl::run(args),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides `-v`.
+fn init_logging(verbosity: u8) {
+    let default = match verbosity {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -66,6 +66,11 @@ pub enum Error {
     /// The etcd cluster failed or could not be reached.
     #[error("etcd: {0}")]
     Etcd(#[from] etcd_client::Error),
+    /// The backend answered something its protocol does not allow (a bug in
+    /// it or in us). Like a lost connection, it leaves unknown whether a write
+    /// took effect.
+    #[error("unexpected answer from the backend: {0}")]
+    UnexpectedResponse(String),
     /// The store is shut down or its writer thread is gone.
     #[error("store is closed")]
     Closed,

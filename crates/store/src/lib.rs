@@ -23,8 +23,8 @@ use std::pin::Pin;
 use futures::Stream;
 
 pub mod embedded;
-// pub mod etcd; (lands with the etcd backend)
 mod error;
+pub mod etcd;
 mod key_range;
 
 pub use error::{Error, Result};

@@ -1,0 +1,57 @@
+//! Command-line flags. Names and defaults follow k3s where it has the same
+//! flag, so k3s users feel at home (DESIGN.md §2).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Kubernetes in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "rkube", version, about)]
+pub struct Cli {
+    /// More logs: -v debug, -vv trace (RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbosity: u8,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the control plane (apiserver, embedded store) on this machine.
+    Server(ServerArgs),
+    /// Run kubectl against this machine's cluster (the admin kubeconfig).
+    Kubectl(KubectlArgs),
+}
+
+/// `rkube server` flags.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Where the cluster keeps its state: store, certificates, kubeconfig.
+    #[arg(long, env = "RKUBE_DATA_DIR", default_value = "/var/lib/rkube")]
+    pub data_dir: PathBuf,
+    /// Address the apiserver listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// HTTPS port of the apiserver.
+    #[arg(long, default_value_t = 6443)]
+    pub https_listen_port: u16,
+    /// Use an external etcd instead of the embedded store, e.g.
+    /// `etcd://127.0.0.1:2379` (several endpoints separated by commas).
+    #[arg(long, env = "RKUBE_DATASTORE_ENDPOINT")]
+    pub datastore_endpoint: Option<String>,
+}
+
+/// `rkube kubectl` arguments: everything after `kubectl` goes to kubectl.
+#[derive(Debug, Args)]
+pub struct KubectlArgs {
+    /// The data dir whose admin kubeconfig to use.
+    #[arg(long, env = "RKUBE_DATA_DIR", default_value = "/var/lib/rkube")]
+    pub data_dir: PathBuf,
+    /// Arguments for kubectl.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}

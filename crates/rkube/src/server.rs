@@ -1,0 +1,88 @@
+//! `rkube server`: the control plane on this machine.
+//!
+//! Opens the store (embedded in `<data-dir>/db` unless `--datastore-endpoint`
+//! names an etcd), then serves the Kubernetes API until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use rkube_api::Catalog;
+use rkube_store::Store;
+use tracing::info;
+
+use crate::cli::ServerArgs;
+
+/// Runs the server until a shutdown signal.
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+
+    let store = open_store(&args).await?;
+    let config = rkube_apiserver::Config::new(&args.data_dir, store, Arc::new(Catalog::builtin()))
+        .bind(SocketAddr::new(args.bind_address, args.https_listen_port));
+    let server = rkube_apiserver::bind(config)
+        .await
+        .context("starting the apiserver")?;
+
+    info!(
+        address = %server.local_addr(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "apiserver ready"
+    );
+    eprintln!(
+        "rkube is up. Admin kubeconfig: {kc}\n  next: rkube kubectl --data-dir {dir} get nodes   (or: KUBECONFIG={kc} kubectl get ns)",
+        kc = server.kubeconfig_path().display(),
+        dir = args.data_dir.display(),
+    );
+
+    server
+        .run(shutdown_signal())
+        .await
+        .context("serving the API")?;
+    info!("stopped");
+    Ok(())
+}
+
+/// The embedded store by default; etcd when `--datastore-endpoint etcd://…`.
+async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
+    match &args.datastore_endpoint {
+        None => {
+            let path = args.data_dir.join("db");
+            std::fs::create_dir_all(&path)?;
+            let options = rkube_store::embedded::EmbeddedOptions::default();
+            let store = rkube_store::embedded::EmbeddedStore::open(&path, options)
+                .with_context(|| format!("opening the embedded store in {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        Some(endpoint) => {
+            let Some(hosts) = endpoint.strip_prefix("etcd://") else {
+                bail!("--datastore-endpoint {endpoint:?}: only etcd://host:port[,host:port…] is supported");
+            };
+            let endpoints: Vec<String> = hosts.split(',').map(|h| format!("http://{h}")).collect();
+            let store = rkube_store::etcd::EtcdStore::connect(&endpoints)
+                .await
+                .with_context(|| format!("connecting to etcd at {endpoint}"))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    info!("shutting down");
+}

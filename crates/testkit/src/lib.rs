@@ -1,0 +1,51 @@
+//! Helpers for tests and benchmarks that need real processes.
+//!
+//! Each helper starts its process on free `127.0.0.1` ports with its own
+//! temporary directory, waits until the process says it is ready (under a
+//! deadline, never a fixed sleep), and kills the process when dropped, so a
+//! failing test leaves nothing behind.
+//!
+//! This crate is for `[dev-dependencies]` only.
+
+mod etcd;
+mod ports;
+mod ready;
+
+pub use etcd::{EtcdProcess, ETCD_BINARY};
+
+/// Why a helper process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Creating the temp dir, a log file or spawning the process failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process exited before it was ready.
+    #[error("{program} exited before it was ready ({status}); its log is {log}")]
+    Exited {
+        /// The program.
+        program: String,
+        /// How it exited.
+        status: std::process::ExitStatus,
+        /// Its log, whole.
+        log: String,
+    },
+    /// The process did not become ready in time.
+    #[error("{program} was not ready after {waited:?}; its log is {log}")]
+    NotReady {
+        /// The program.
+        program: String,
+        /// How long we waited.
+        waited: std::time::Duration,
+        /// Its log, whole.
+        log: String,
+    },
+}
+
+/// A testkit result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
