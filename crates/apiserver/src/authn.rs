@@ -149,19 +149,26 @@ mod tests {
 
     #[test]
     fn a_token_file_line_gives_user_and_groups() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("should succeed");
         let path = dir.path().join("tokens.csv");
         std::fs::write(
             &path,
             "# comment\nsecret,alice,1,\"dev,ops\"\nother,bob,2\n",
         )
-        .unwrap();
-        let authn = Authenticator::new().with_token_file(&path).unwrap();
-        let alice = authn.authenticate(None, Some("Bearer secret")).unwrap();
+        .expect("should succeed");
+        let authn = Authenticator::new()
+            .with_token_file(&path)
+            .expect("should succeed");
+        let alice = authn
+            .authenticate(None, Some("Bearer secret"))
+            .expect("should succeed");
         assert_eq!(alice.name, "alice");
         assert_eq!(alice.groups, vec!["dev", "ops", "system:authenticated"]);
         assert_eq!(
-            authn.authenticate(None, Some("Bearer other")).unwrap().name,
+            authn
+                .authenticate(None, Some("Bearer other"))
+                .expect("should succeed")
+                .name,
             "bob"
         );
     }
@@ -177,9 +184,9 @@ mod tests {
 
     #[test]
     fn a_malformed_token_line_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("should succeed");
         let path = dir.path().join("tokens.csv");
-        std::fs::write(&path, "onlytoken\n").unwrap();
+        std::fs::write(&path, "onlytoken\n").expect("should succeed");
         assert!(matches!(
             Authenticator::new().with_token_file(&path),
             Err(TokenFileError::Malformed { line: 1 })

@@ -359,15 +359,15 @@ mod tests {
             "deployments",
             Scope::Namespaced,
         ));
-        let d = Discovery::new(&catalog, "127.0.0.1:6443".parse().unwrap());
+        let d = Discovery::new(&catalog, "127.0.0.1:6443".parse().expect("should succeed"));
         assert_eq!(d.core_versions["versions"], json!(["v1"]));
         assert_eq!(d.groups["groups"][0]["name"], "apps");
-        let core = d.resource_list("", "v1").unwrap();
+        let core = d.resource_list("", "v1").expect("should succeed");
         let names: Vec<&str> = core["resources"]
             .as_array()
-            .unwrap()
+            .expect("should succeed")
             .iter()
-            .map(|r| r["name"].as_str().unwrap())
+            .map(|r| r["name"].as_str().expect("should succeed"))
             .collect();
         assert_eq!(names, vec!["pods", "pods/status", "pods/binding"]);
         let agg = d.aggregated(false, AggregatedVersion::V2);

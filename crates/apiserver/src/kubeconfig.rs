@@ -53,7 +53,7 @@ mod tests {
             key_pem: "KEY".into(),
         };
         let text = render("https://127.0.0.1:6443", "CA", &client);
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("should succeed");
         assert_eq!(
             doc["clusters"][0]["cluster"]["server"].as_str(),
             Some("https://127.0.0.1:6443")

@@ -14,6 +14,7 @@ pub mod metrics;
 mod negotiation;
 pub mod openapi;
 pub mod pki;
+mod protobuf;
 pub mod registry;
 mod request_info;
 mod server;

@@ -23,6 +23,8 @@ pub enum MediaType {
     Json,
     /// `application/yaml`.
     Yaml,
+    /// `application/vnd.kubernetes.protobuf` (a few kinds; see `protobuf`).
+    Protobuf,
 }
 
 /// Reads a request body, refusing more than [`MAX_BODY_BYTES`] with 413.
@@ -61,6 +63,7 @@ pub fn request_media_type(headers: &HeaderMap) -> ApiResult<MediaType> {
     match media.as_str() {
         "" | "application/json" | "*/*" => Ok(MediaType::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(MediaType::Yaml),
+        "application/vnd.kubernetes.protobuf" => Ok(MediaType::Protobuf),
         _ => Err(ApiError::new(
             Reason::UnsupportedMediaType,
             format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor, not {ct}"),
@@ -74,6 +77,7 @@ pub fn decode(bytes: &[u8], media: MediaType) -> ApiResult<Value> {
         MediaType::Json => serde_json::from_slice(bytes).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         })?,
+        MediaType::Protobuf => crate::protobuf::decode(bytes)?,
         MediaType::Yaml => serde_yaml::from_slice(bytes).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}"))
         })?,
@@ -180,7 +184,7 @@ mod tests {
 
     fn headers(accept: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(ACCEPT, accept.parse().unwrap());
+        h.insert(ACCEPT, accept.parse().expect("should succeed"));
         h
     }
 
@@ -201,14 +205,24 @@ mod tests {
 
     #[test]
     fn bodies_decode_from_json_and_yaml_and_refuse_non_objects() {
-        assert_eq!(decode(b"{\"a\":1}", MediaType::Json).unwrap()["a"], 1);
-        assert_eq!(decode(b"a: 1\n", MediaType::Yaml).unwrap()["a"], 1);
         assert_eq!(
-            decode(b"{", MediaType::Json).unwrap_err().reason,
+            decode(b"{\"a\":1}", MediaType::Json).expect("should succeed")["a"],
+            1
+        );
+        assert_eq!(
+            decode(b"a: 1\n", MediaType::Yaml).expect("should succeed")["a"],
+            1
+        );
+        assert_eq!(
+            decode(b"{", MediaType::Json)
+                .expect_err("should fail")
+                .reason,
             Reason::BadRequest
         );
         assert_eq!(
-            decode(b"[]", MediaType::Json).unwrap_err().reason,
+            decode(b"[]", MediaType::Json)
+                .expect_err("should fail")
+                .reason,
             Reason::BadRequest
         );
     }

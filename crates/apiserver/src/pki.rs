@@ -260,18 +260,21 @@ mod tests {
     use x509_parser::prelude::*;
 
     fn parse(pem: &str) -> Vec<u8> {
-        let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+        let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).expect("should succeed");
         p.contents
     }
 
     #[test]
     fn certificates_are_v3_with_the_kubernetes_service_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = Pki::load_or_create(dir.path(), &[]).unwrap();
+        let dir = tempfile::tempdir().expect("should succeed");
+        let pki = Pki::load_or_create(dir.path(), &[]).expect("should succeed");
         let der = parse(&pki.serving.cert_pem);
-        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let (_, cert) = X509Certificate::from_der(&der).expect("should succeed");
         assert_eq!(cert.version(), X509Version::V3);
-        let san = cert.subject_alternative_name().unwrap().unwrap();
+        let san = cert
+            .subject_alternative_name()
+            .expect("should succeed")
+            .expect("should succeed");
         let names: Vec<String> = san
             .value
             .general_names
@@ -288,14 +291,14 @@ mod tests {
 
     #[test]
     fn a_second_start_reuses_the_certificates() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = Pki::load_or_create(dir.path(), &[]).unwrap();
-        let second = Pki::load_or_create(dir.path(), &[]).unwrap();
+        let dir = tempfile::tempdir().expect("should succeed");
+        let first = Pki::load_or_create(dir.path(), &[]).expect("should succeed");
+        let second = Pki::load_or_create(dir.path(), &[]).expect("should succeed");
         assert_eq!(first.ca.cert_pem, second.ca.cert_pem);
         assert_eq!(first.admin.key_pem, second.admin.key_pem);
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(dir.path().join("ca.key"))
-            .unwrap()
+            .expect("should succeed")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
@@ -303,10 +306,10 @@ mod tests {
 
     #[test]
     fn the_admin_certificate_names_the_masters_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = Pki::load_or_create(dir.path(), &[]).unwrap();
+        let dir = tempfile::tempdir().expect("should succeed");
+        let pki = Pki::load_or_create(dir.path(), &[]).expect("should succeed");
         let der = parse(&pki.admin.cert_pem);
-        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        let (_, cert) = X509Certificate::from_der(&der).expect("should succeed");
         let org: Vec<&str> = cert
             .subject()
             .iter_organization()

@@ -99,6 +99,7 @@ pub async fn bind(config: Config) -> Result<Server> {
     }
     let registry = Registry::new(config.store.clone(), config.catalog.clone());
     crate::registry::ensure_system_namespaces(&registry).await?;
+    crate::registry::ensure_kubernetes_service(&registry, addr.port()).await?;
     registry.start_caches().await?;
     let api = Arc::new(ApiServer::new(registry, authn, addr));
     Ok(Server {

@@ -140,8 +140,8 @@ pub struct ApiError {
     pub reason: Reason,
     /// Human readable, upstream's wording.
     pub message: String,
-    /// About what.
-    pub details: Details,
+    /// About what (boxed: errors travel in every `Result` of the server).
+    pub details: Box<Details>,
 }
 
 /// Results at the API edge.
@@ -199,13 +199,13 @@ impl ApiError {
         ApiError {
             reason,
             message: message.into(),
-            details: Details::default(),
+            details: Box::default(),
         }
     }
 
     /// Adds details.
     pub fn with_details(mut self, details: Details) -> Self {
-        self.details = details;
+        self.details = Box::new(details);
         self
     }
 
@@ -409,7 +409,8 @@ mod tests {
 
     #[test]
     fn a_not_found_status_matches_upstream_bytes() {
-        let got = String::from_utf8(ApiError::not_found_in("", "pods", "x").to_bytes()).unwrap();
+        let got = String::from_utf8(ApiError::not_found_in("", "pods", "x").to_bytes())
+            .expect("should succeed");
         assert_eq!(
             got,
             "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\
@@ -427,7 +428,7 @@ mod tests {
 
     #[test]
     fn an_unauthorized_status_has_no_details() {
-        let got = String::from_utf8(ApiError::unauthorized().to_bytes()).unwrap();
+        let got = String::from_utf8(ApiError::unauthorized().to_bytes()).expect("should succeed");
         assert_eq!(
             got,
             "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\

@@ -88,6 +88,18 @@ impl CacheEvent {
         }
     }
 
+    /// An event for unit tests elsewhere in the crate.
+    #[cfg(test)]
+    pub fn for_test(kind: EventType, key: &str, object: Value, prev: Option<Value>) -> Self {
+        CacheEvent::new(
+            kind,
+            key.to_string(),
+            Arc::new(object),
+            prev.map(Arc::new),
+            1,
+        )
+    }
+
     /// The event as one line of a JSON watch stream, serialised once.
     pub fn frame(&self) -> Bytes {
         self.frame
@@ -401,5 +413,88 @@ async fn follow(cache: std::sync::Weak<WatchCache>, store: Arc<dyn Store>, mut r
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rkube_api::Scope;
+    use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
+    use std::time::Duration;
+
+    async fn next(live: &mut broadcast::Receiver<Arc<CacheEvent>>) -> Arc<CacheEvent> {
+        tokio::time::timeout(Duration::from_secs(10), live.recv())
+            .await
+            .expect("the cache should see the write within 10s")
+            .expect("an event")
+    }
+
+    #[tokio::test]
+    async fn the_cache_follows_writes_and_replays_from_a_revision() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store: Arc<dyn Store> =
+            Arc::new(EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).expect("store"));
+        let def = Arc::new(crate::testing::def(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            Scope::Namespaced,
+        ));
+        let before = store
+            .create(
+                b"/registry/configmaps/a/old",
+                br#"{"metadata":{"name":"old"}}"#.to_vec(),
+            )
+            .await
+            .expect("create");
+        let cache = WatchCache::start(store.clone(), def).await.expect("cache");
+        let (items, rev) = cache.list("/registry/configmaps/a/");
+        assert_eq!(items.len(), 1);
+        assert_eq!(rev, before.mod_revision);
+        let mut live = cache.subscribe(None).expect("subscribe").live;
+
+        let key = b"/registry/configmaps/a/x";
+        let created = store
+            .create(key, br#"{"metadata":{"name":"x"}}"#.to_vec())
+            .await
+            .expect("create");
+        let added = next(&mut live).await;
+        assert_eq!(added.kind, EventType::Added);
+        assert_eq!(
+            added.object["metadata"]["resourceVersion"],
+            created.mod_revision.to_string()
+        );
+        let updated = store
+            .update(
+                key,
+                br#"{"metadata":{"name":"x","labels":{"a":"b"}}}"#.to_vec(),
+                created.mod_revision,
+            )
+            .await
+            .expect("update");
+        let modified = next(&mut live).await;
+        assert_eq!(modified.kind, EventType::Modified);
+        assert!(modified.prev.is_some());
+        store
+            .delete(key, Some(updated.mod_revision))
+            .await
+            .expect("delete");
+        let deleted = next(&mut live).await;
+        assert_eq!(deleted.kind, EventType::Deleted);
+        assert_eq!(deleted.object["metadata"]["labels"]["a"], "b");
+
+        let replay = cache.subscribe(Some(created.mod_revision)).expect("replay");
+        let kinds: Vec<EventType> = replay.backlog.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, vec![EventType::Modified, EventType::Deleted]);
+        assert!(matches!(
+            cache.subscribe(Some(before.mod_revision - 1)),
+            Err(CacheError::TooOld { .. })
+        ));
+        assert_eq!(
+            &deleted.frame()[..],
+            encode_frame(EventType::Deleted, &deleted.object).as_ref()
+        );
     }
 }

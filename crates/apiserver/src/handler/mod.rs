@@ -1,6 +1,7 @@
 //! Request handling: authentication, routing derived from the catalog (no
 //! per-kind routes), metrics and one debug log line per request.
 
+mod field_validation;
 mod nonresource;
 mod patch;
 mod query;
@@ -16,6 +17,7 @@ use crate::authn::Authenticator;
 use crate::discovery::Discovery;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::negotiation::{error_response, Body};
+use crate::openapi::SharedOpenApi;
 use crate::registry::Registry;
 use crate::request_info::{self, Target, Verb};
 use crate::status::ApiError;
@@ -26,6 +28,8 @@ pub struct ApiServer {
     authn: Authenticator,
     metrics: Metrics,
     discovery: Discovery,
+    openapi: SharedOpenApi,
+    openapi_routes: axum::Router,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -50,11 +54,14 @@ impl ApiServer {
     /// Shared state over a registry.
     pub fn new(registry: Registry, authn: Authenticator, addr: SocketAddr) -> Self {
         let discovery = Discovery::new(registry.catalog(), addr);
+        let openapi = SharedOpenApi::new((**registry.catalog()).clone());
         ApiServer {
             registry,
             authn,
             metrics: Metrics::default(),
             discovery,
+            openapi_routes: crate::openapi::router(openapi.clone()),
+            openapi,
         }
     }
 

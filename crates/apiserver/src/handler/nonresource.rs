@@ -19,8 +19,10 @@ pub(super) async fn handle<B>(
     req: &Request<B>,
     path: &str,
 ) -> ApiResult<Response<Body>> {
-    let _ = req;
     let path = path.trim_end_matches('/');
+    if path == "/openapi" || path.starts_with("/openapi/") {
+        return Ok(openapi(api, req).await);
+    }
     match path {
         "/healthz" | "/livez" | "/readyz" => Ok(bytes_response(
             StatusCode::OK,
@@ -103,4 +105,18 @@ pub(super) fn discovery<B>(
         _ => return Err(ApiError::no_such_path()),
     };
     Ok(json_response(StatusCode::OK, &body, Output::Json))
+}
+
+/// `/openapi/v2`, `/openapi/v3[/…]`: the OpenAPI module's routes (GETs,
+/// so the body is not needed).
+async fn openapi<B>(api: &ApiServer, req: &Request<B>) -> Response<Body> {
+    use tower::ServiceExt;
+    let mut forwarded = Request::new(Body::empty());
+    *forwarded.method_mut() = req.method().clone();
+    *forwarded.uri_mut() = req.uri().clone();
+    *forwarded.headers_mut() = req.headers().clone();
+    match api.openapi_routes.clone().oneshot(forwarded).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }

@@ -12,6 +12,7 @@ use rkube_api::patch::{
 use rkube_api::WriteScope;
 use serde_json::Value;
 
+use super::field_validation::{self, FieldValidation};
 use super::resource::{object_response, Call};
 use crate::negotiation::{json_response, Body, Output};
 use crate::registry::{meta, ObjectRef, WriteOptions};
@@ -87,6 +88,10 @@ pub(super) async fn patch(
     if patch_type == PatchType::Apply {
         return apply(call, obj_ref, scope, body, &patch_meta, opts).await;
     }
+    let mode = FieldValidation::from_query(call.query)?;
+    let docs = field_validation::documents(&call.api.openapi).await?;
+    let raw_json = (patch_type != PatchType::Json).then_some(body);
+    let mut warnings = Vec::new();
     let updated = call
         .api
         .registry
@@ -94,10 +99,13 @@ pub(super) async fn patch(
             let patched = apply_patch(patch_type, current, body, &patch_meta)
                 .map_err(|e| patch_error(def, obj_ref.name, e))?;
             check_pinned(obj_ref, current, &patched)?;
+            warnings = field_validation::problems(&docs, def, raw_json, &patched, mode)?;
             Ok(patched)
         })
         .await?;
-    Ok(object_response(call, StatusCode::OK, updated))
+    let mut response = object_response(call, StatusCode::OK, updated);
+    field_validation::add_warnings(&mut response, &warnings);
+    Ok(response)
 }
 
 /// Server-side apply.

@@ -7,6 +7,7 @@ use http::{Request, Response, StatusCode};
 use rkube_api::{ResourceDef, Scope, Subresource, WriteScope};
 use serde_json::{json, Map, Value};
 
+use super::field_validation::{self, FieldValidation};
 use super::ApiServer;
 use crate::negotiation::{self, json_response, Body, Output};
 use crate::registry::{
@@ -115,7 +116,7 @@ where
             super::watch::watch(&call, r.name.as_deref()).await
         }
         (None, Verb::Create) => {
-            let obj = object(&body)?;
+            let (obj, warnings) = checked_object(&call, &body, media.clone()?).await?;
             let created = api
                 .registry
                 .create(
@@ -125,17 +126,22 @@ where
                     &write_opts(query, &user_agent)?,
                 )
                 .await?;
-            Ok(object_response(&call, StatusCode::CREATED, created))
+            let mut response = object_response(&call, StatusCode::CREATED, created);
+            field_validation::add_warnings(&mut response, &warnings);
+            Ok(response)
         }
         (None, Verb::Update) => {
-            update(
+            let (obj, warnings) = checked_object(&call, &body, media.clone()?).await?;
+            let mut response = update(
                 &call,
                 &obj_ref,
                 WriteScope::Main,
-                object(&body)?,
+                obj,
                 write_opts(query, &user_agent)?,
             )
-            .await
+            .await?;
+            field_validation::add_warnings(&mut response, &warnings);
+            Ok(response)
         }
         (Some(Subresource::Status), Verb::Update) => {
             update(
@@ -228,6 +234,20 @@ where
         }
         _ => Err(ApiError::method_not_allowed(&method)),
     }
+}
+
+/// Decodes a create or update body and runs server-side field validation.
+async fn checked_object(
+    call: &Call<'_>,
+    body: &[u8],
+    media: negotiation::MediaType,
+) -> ApiResult<(Value, Vec<String>)> {
+    let mode = FieldValidation::from_query(call.query)?;
+    let obj = negotiation::decode(body, media)?;
+    let raw_json = (media == negotiation::MediaType::Json).then_some(body);
+    let warnings =
+        field_validation::check(&call.api.openapi, call.def, raw_json, &obj, mode).await?;
+    Ok((obj, warnings))
 }
 
 /// The catalog verb a request needs (subresources have their own verbs).
@@ -394,7 +414,12 @@ fn delete_options(call: &Call<'_>, body: &[u8]) -> ApiResult<DeleteOptions> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(negotiation::decode(body, negotiation::MediaType::Json)?)
+        let media = if body.starts_with(b"k8s\0") {
+            negotiation::MediaType::Protobuf
+        } else {
+            negotiation::MediaType::Json
+        };
+        Some(negotiation::decode(body, media)?)
     };
     DeleteOptions::from_request(call.query, body.as_ref())
 }
@@ -443,16 +468,7 @@ async fn finalize(
     let updated = call
         .api
         .registry
-        .guaranteed_update(obj_ref, WriteScope::Main, &opts, |current| {
-            let mut new = current.clone();
-            if let Value::Object(map) = &mut new {
-                let spec = map.entry("spec").or_insert_with(|| json!({}));
-                if let Value::Object(spec) = spec {
-                    spec.insert("finalizers".into(), finalizers.clone());
-                }
-            }
-            Ok(new)
-        })
+        .finalize_namespace(obj_ref, finalizers, &opts)
         .await?;
     Ok(object_response(call, StatusCode::OK, updated))
 }

@@ -111,6 +111,21 @@ impl Watcher {
         }
     }
 
+    /// The bookmark that ends the initial events of a watch-list, with
+    /// upstream's `k8s.io/initial-events-end` annotation.
+    fn initial_events_end(&self, revision: i64) -> Bytes {
+        let obj = json!({
+            "kind": self.def.kind,
+            "apiVersion": self.def.api_version(),
+            "metadata": {
+                "resourceVersion": revision.to_string(),
+                "creationTimestamp": null,
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            },
+        });
+        encode_frame(EventType::Bookmark, &obj)
+    }
+
     fn bookmark(&self, revision: i64) -> Bytes {
         let obj = json!({
             "kind": self.def.kind,
@@ -148,28 +163,40 @@ pub(super) async fn watch(call: &Call<'_>, name: Option<&str>) -> ApiResult<Resp
     };
     let (tx, rx) = mpsc::channel::<Bytes>(FRAME_BUFFER);
     let mut initial: Vec<Bytes> = Vec::new();
+    // `sendInitialEvents=true` (the watch-list protocol): the current state
+    // as ADDED events, then a bookmark marking their end, then changes.
+    let watch_list = opts.send_initial_events == Some(true);
+    // Where the stream starts: the snapshot the initial events showed, or
+    // the client's resourceVersion.
+    let mut start_revision = requested.unwrap_or(0);
     let subscription = match requested {
-        None | Some(0) => {
+        // "Any state" is the cache's, as upstream.
+        Some(0) if !watch_list => {
             let (objects, sub) = cache.snapshot_and_subscribe();
-            let mut keyed: Vec<(String, Arc<Value>)> = objects
-                .into_iter()
-                .map(|o| {
-                    (
-                        call.def.key(
-                            non_empty(registry::meta::namespace(&o)),
-                            registry::meta::name(&o),
-                        ),
-                        o,
-                    )
-                })
-                .collect();
-            keyed.sort_by(|a, b| a.0.cmp(&b.0));
-            for (key, obj) in keyed {
-                if watcher.selects(&key, &obj) {
-                    initial.push(watcher.frame(EventType::Added, &obj, None));
-                }
-            }
+            initial.extend(initial_events(&mut watcher, objects));
             Some(sub)
+        }
+        // "The most recent state" (and every watch-list) starts from a
+        // consistent store read, so a client sees its own writes even when
+        // the cache has not caught up yet; cached events up to that
+        // snapshot are skipped.
+        None | Some(0) => {
+            let page = call
+                .api
+                .registry
+                .list(call.def, call.namespace, &Filter::all(), &ListOptions::default())
+                .await?;
+            start_revision = page.revision;
+            initial.extend(initial_events(&mut watcher, page.items));
+            if watch_list {
+                initial.push(watcher.initial_events_end(page.revision));
+            }
+            Some(cache.subscribe(Some(page.revision)).map_err(ApiError::internal)?)
+        }
+        Some(rv) if watch_list => {
+            return Err(ApiError::bad_request(format!(
+                "sendInitialEvents with resourceVersion {rv} is not supported: use an empty resourceVersion"
+            )))
         }
         Some(rv) => match cache.subscribe(Some(rv)) {
             Ok(sub) => Some(sub),
@@ -187,7 +214,6 @@ pub(super) async fn watch(call: &Call<'_>, name: Option<&str>) -> ApiResult<Resp
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_TIMEOUT);
     let bookmarks = opts.allow_bookmarks;
-    let start_revision = requested.unwrap_or(0);
     tokio::spawn(async move {
         for frame in initial {
             if tx.send(frame).await.is_err() {
@@ -206,6 +232,29 @@ pub(super) async fn watch(call: &Call<'_>, name: Option<&str>) -> ApiResult<Resp
         http::HeaderValue::from_static("application/json"),
     );
     Ok(response)
+}
+
+/// ADDED frames for the current objects this watcher selects, in key order.
+fn initial_events(watcher: &mut Watcher, objects: Vec<Arc<Value>>) -> Vec<Bytes> {
+    let def = watcher.def.clone();
+    let mut keyed: Vec<(String, Arc<Value>)> = objects
+        .into_iter()
+        .map(|o| {
+            let key = def.key(
+                non_empty(registry::meta::namespace(&o)),
+                registry::meta::name(&o),
+            );
+            (key, o)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut frames = Vec::new();
+    for (key, obj) in keyed {
+        if watcher.selects(&key, &obj) {
+            frames.push(watcher.frame(EventType::Added, &obj, None));
+        }
+    }
+    frames
 }
 
 fn non_empty(s: &str) -> Option<&str> {
@@ -276,5 +325,78 @@ async fn send_event(
             tx.send(frame).await.is_ok()
         }
         None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rkube_api::Scope;
+
+    fn event(kind: EventType, now: Value, prev: Option<Value>) -> CacheEvent {
+        CacheEvent::for_test(kind, "/registry/configmaps/d/a", now, prev)
+    }
+
+    #[test]
+    fn selector_transitions_become_added_and_deleted_for_the_watcher() {
+        let def = Arc::new(crate::testing::def(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            Scope::Namespaced,
+        ));
+        let watcher = Watcher {
+            filter: Filter::parse(&def, Some("app=web"), None).expect("selector"),
+            def,
+            prefix: "/registry/configmaps/d/".into(),
+            name: None,
+            output: Output::Json,
+            include: IncludeObject::Metadata,
+            headers_sent: false,
+        };
+        let web = json!({"metadata": {"name": "a", "labels": {"app": "web"}}});
+        let other = json!({"metadata": {"name": "a", "labels": {"app": "db"}}});
+        let cases = [
+            (EventType::Added, web.clone(), None, Some(EventType::Added)),
+            (EventType::Added, other.clone(), None, None),
+            (
+                EventType::Modified,
+                web.clone(),
+                Some(web.clone()),
+                Some(EventType::Modified),
+            ),
+            (
+                EventType::Modified,
+                web.clone(),
+                Some(other.clone()),
+                Some(EventType::Added),
+            ),
+            (
+                EventType::Modified,
+                other.clone(),
+                Some(web.clone()),
+                Some(EventType::Deleted),
+            ),
+            (
+                EventType::Modified,
+                other.clone(),
+                Some(other.clone()),
+                None,
+            ),
+            (
+                EventType::Deleted,
+                web.clone(),
+                Some(web.clone()),
+                Some(EventType::Deleted),
+            ),
+        ];
+        for (kind, now, prev, want) in cases {
+            assert_eq!(
+                watcher.view(&event(kind, now.clone(), prev.clone())),
+                want,
+                "{kind:?} {now} {prev:?}"
+            );
+        }
     }
 }

@@ -200,12 +200,14 @@ mod tests {
     fn type_checks_fill_missing_and_refuse_mismatches() {
         let def = crate::testing::def("", "v1", "Pod", "pods", Scope::Namespaced);
         let mut empty = json!({});
-        check_type(&def, &mut empty).unwrap();
+        check_type(&def, &mut empty).expect("should succeed");
         assert_eq!(empty["kind"], "Pod");
         assert_eq!(empty["apiVersion"], "v1");
         let mut wrong = json!({"apiVersion": "apps/v1", "kind": "Pod"});
         assert_eq!(
-            check_type(&def, &mut wrong).unwrap_err().message,
+            check_type(&def, &mut wrong)
+                .expect_err("should fail")
+                .message,
             "the API version in the data (apps/v1) does not match the expected API version (v1)"
         );
         assert!(check_type(&def, &mut json!([1])).is_err());
@@ -215,7 +217,7 @@ mod tests {
     fn a_create_fills_system_fields_and_generates_names() {
         let def = crate::testing::def("", "v1", "ConfigMap", "configmaps", Scope::Namespaced);
         let mut obj = json!({"metadata": {"generateName": "cm-", "resourceVersion": "5"}});
-        before_create(&def, &mut obj).unwrap();
+        before_create(&def, &mut obj).expect("should succeed");
         assert!(meta::name(&obj).starts_with("cm-"));
         assert_eq!(meta::meta_str(&obj, "uid").len(), 36);
         assert!(obj["metadata"].get("resourceVersion").is_none());
@@ -224,12 +226,13 @@ mod tests {
     #[test]
     fn a_create_without_a_name_is_invalid_like_upstream() {
         let def = crate::testing::def("", "v1", "ConfigMap", "configmaps", Scope::Namespaced);
-        let err = before_create(&def, &mut json!({"metadata": {}})).unwrap_err();
+        let err = before_create(&def, &mut json!({"metadata": {}})).expect_err("should fail");
         assert_eq!(
             err.message,
             "ConfigMap \"\" is invalid: metadata.name: Required value: name or generateName is required"
         );
-        let err = before_create(&def, &mut json!({"metadata": {"name": "a/b"}})).unwrap_err();
+        let err = before_create(&def, &mut json!({"metadata": {"name": "a/b"}}))
+            .expect_err("should fail");
         assert_eq!(err.details.causes[0].field, "metadata.name");
     }
 
@@ -238,7 +241,7 @@ mod tests {
         let def = crate::testing::def("", "v1", "ConfigMap", "configmaps", Scope::Namespaced);
         let old = json!({"metadata": {"name": "a", "uid": "u1", "creationTimestamp": "t"}});
         let mut new = json!({"metadata": {"name": "a", "uid": "changed"}});
-        before_update(&def, WriteScope::Main, &mut new, &old).unwrap();
+        before_update(&def, WriteScope::Main, &mut new, &old).expect("should succeed");
         assert_eq!(new["metadata"]["uid"], "u1");
         assert_eq!(new["metadata"]["creationTimestamp"], "t");
     }

@@ -80,7 +80,7 @@ mod tests {
     #[test]
     fn a_token_round_trips_relative_to_its_prefix() {
         let token = encode("/registry/pods/ns/b\0", "/registry/pods/ns/", 42);
-        let back = decode(&token, "/registry/pods/ns/").unwrap();
+        let back = decode(&token, "/registry/pods/ns/").expect("should succeed");
         assert_eq!(back.start_key, "/registry/pods/ns/b\0");
         assert_eq!(back.revision, 42);
     }
@@ -89,7 +89,9 @@ mod tests {
     fn garbage_and_escaping_tokens_are_bad_requests() {
         for token in ["%%%", "bm90IGpzb24", &encode("/../x", "", 1)] {
             assert_eq!(
-                decode(token, "/registry/pods/").unwrap_err().reason,
+                decode(token, "/registry/pods/")
+                    .expect_err("should fail")
+                    .reason,
                 crate::status::Reason::BadRequest
             );
         }

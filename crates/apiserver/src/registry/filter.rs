@@ -71,7 +71,7 @@ mod tests {
             (None, None, true),
         ];
         for (label, field, want) in cases {
-            let f = Filter::parse(&def, label, field).unwrap();
+            let f = Filter::parse(&def, label, field).expect("should succeed");
             assert_eq!(f.matches(&def, &obj), want, "{label:?} {field:?}");
         }
     }
@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn unsupported_fields_and_bad_syntax_are_bad_requests() {
         let def = crate::testing::def("", "v1", "ConfigMap", "configmaps", Scope::Namespaced);
-        let err = Filter::parse(&def, None, Some("spec.nodeName=x")).unwrap_err();
+        let err = Filter::parse(&def, None, Some("spec.nodeName=x")).expect_err("should fail");
         assert_eq!(err.message, "field label not supported: spec.nodeName");
         assert!(Filter::parse(&def, Some("a in (b"), None).is_err());
     }

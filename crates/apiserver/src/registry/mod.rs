@@ -14,6 +14,7 @@ pub mod filter;
 pub mod meta;
 mod namespaces;
 pub mod options;
+mod service_allocation;
 mod subresources;
 mod write;
 
@@ -31,6 +32,7 @@ pub use namespaces::{ensure_system_namespaces, SYSTEM_NAMESPACES};
 pub use options::{
     DeleteOptions, DryRun, ListOptions, Propagation, Query, VersionMatch, WriteOptions,
 };
+pub use service_allocation::ensure_kubernetes_service;
 
 /// Which object a call is about.
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +80,7 @@ pub struct Registry {
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
     caches: Mutex<HashMap<String, Arc<WatchCache>>>,
+    service_allocation: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -129,6 +132,7 @@ impl Registry {
             store,
             catalog,
             caches: Mutex::new(HashMap::new()),
+            service_allocation: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -105,3 +105,58 @@ pub async fn ensure_system_namespaces(registry: &Registry) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// How often `finalize` retries when the namespace changed meanwhile.
+const FINALIZE_ATTEMPTS: usize = 16;
+
+impl Registry {
+    /// PUT `namespaces/<name>/finalize` (upstream's `FinalizeREST`): sets
+    /// only `spec.finalizers`, bypassing the namespace strategy (whose
+    /// ordinary updates keep them); a terminating namespace whose last
+    /// finalizer goes is removed.
+    pub async fn finalize_namespace(
+        &self,
+        obj_ref: &ObjectRef<'_>,
+        finalizers: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        for _ in 0..FINALIZE_ATTEMPTS {
+            let (kv, current) = self.get_kv(obj_ref).await?;
+            let mut new = current.clone();
+            if let Value::Object(map) = &mut new {
+                let spec = map.entry("spec").or_insert_with(|| json!({}));
+                if let Value::Object(spec) = spec {
+                    spec.insert("finalizers".into(), finalizers.clone());
+                }
+            }
+            if opts.dry_run == super::DryRun::All {
+                return Ok(new);
+            }
+            let result = if meta::is_deleting(&new) && may_remove(obj_ref.def, &new) {
+                self.store
+                    .delete(kv.key.as_slice(), Some(kv.mod_revision))
+                    .await
+                    .map(|_| new.clone())
+            } else {
+                self.store
+                    .update(kv.key.as_slice(), super::encode(&new), kv.mod_revision)
+                    .await
+                    .map(|written| {
+                        let mut v = new.clone();
+                        meta::set_resource_version(&mut v, written.mod_revision);
+                        v
+                    })
+            };
+            match result {
+                Ok(v) => return Ok(v),
+                Err(rkube_store::Error::Conflict { .. }) => continue,
+                Err(e) => return Err(super::store_error(obj_ref, e)),
+            }
+        }
+        Err(ApiError::conflict(
+            obj_ref.def,
+            obj_ref.name,
+            ApiError::MODIFIED,
+        ))
+    }
+}

@@ -257,8 +257,8 @@ mod tests {
     fn delete_options_merge_query_and_body() {
         let body =
             serde_json::json!({"propagationPolicy": "Foreground", "preconditions": {"uid": "u"}});
-        let opts =
-            DeleteOptions::from_request(&q(&[("gracePeriodSeconds", "0")]), Some(&body)).unwrap();
+        let opts = DeleteOptions::from_request(&q(&[("gracePeriodSeconds", "0")]), Some(&body))
+            .expect("should succeed");
         assert_eq!(opts.grace_period_seconds, Some(0));
         assert_eq!(opts.propagation, Some(Propagation::Foreground));
         assert_eq!(opts.precondition_uid.as_deref(), Some("u"));
@@ -280,7 +280,7 @@ mod tests {
             ("resourceVersion", "10"),
             ("limit", "2"),
         ]))
-        .unwrap();
+        .expect("should succeed");
         assert!(opts.allow_bookmarks);
         assert_eq!(opts.timeout_seconds, Some(5));
         assert_eq!(opts.resource_version.as_deref(), Some("10"));

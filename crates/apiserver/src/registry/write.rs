@@ -6,7 +6,8 @@ use rkube_api::{ResourceDef, WriteScope};
 use serde_json::Value;
 
 use super::{
-    admit, decode, encode, meta, namespaces, store_error, DryRun, ObjectRef, Registry, WriteOptions,
+    admit, decode, encode, meta, namespaces, service_allocation, store_error, DryRun, Filter,
+    ListOptions, ObjectRef, Registry, WriteOptions,
 };
 use crate::status::{ApiError, ApiResult};
 
@@ -45,6 +46,24 @@ impl Registry {
                 name: &name,
             };
             namespaces::check_can_create_in(self, &obj_ref).await?;
+            // Held until the Service is stored, so that no other create
+            // takes the same address meanwhile.
+            let _allocating = if service_allocation::is_services(def) {
+                let guard = self.service_allocation.lock().await;
+                let services = self
+                    .catalog
+                    .get(&def.group, &def.version, &def.plural)
+                    .cloned()
+                    .ok_or_else(ApiError::no_such_path)?;
+                let existing = self
+                    .list(&services, None, &Filter::all(), &ListOptions::default())
+                    .await?;
+                let used = service_allocation::InUse::of(existing.items.iter().map(|o| &**o));
+                service_allocation::allocate(def, &mut candidate, &used)?;
+                Some(guard)
+            } else {
+                None
+            };
             if opts.dry_run == DryRun::All {
                 return Ok(candidate);
             }
