@@ -199,8 +199,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let nodes = numbers.first().copied().unwrap_or(5000);
-    let pods = numbers.get(1).copied().unwrap_or(10_000);
+    // Without `--bench` (as `cargo test --all-targets` runs it) a small smoke
+    // run of every scenario: figures meaningless, the code paths exercised.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let (default_nodes, default_pods) = if benching { (5000, 10_000) } else { (30, 60) };
+    let nodes = numbers.first().copied().unwrap_or(default_nodes);
+    let pods = numbers.get(1).copied().unwrap_or(default_pods);
     // Scenario names as arguments (`plain`, `anti`, `spread`) pick a subset.
     let args: Vec<String> = std::env::args().collect();
     let picked = |word: &str| args.iter().any(|a| a == word);
