@@ -1,6 +1,6 @@
 //! Request bodies in Kubernetes' protobuf encoding, which client-go's typed
-//! clients (and so `kubectl create namespace|configmap|secret|serviceaccount`)
-//! send: the `k8s\0` magic, then a `runtime.Unknown` envelope holding the
+//! clients (and so `kubectl create namespace|configmap|secret|serviceaccount|
+//! service|deployment`) send: the `k8s\0` magic, then a `runtime.Unknown` envelope holding the
 //! object's protobuf bytes (`apimachinery/pkg/runtime/serializer/protobuf`).
 //!
 //! Typed clients also send `DeleteOptions` this way. Only kinds whose
@@ -37,6 +37,10 @@ enum Field {
     Msg(&'static str, &'static [(u64, Field)]),
     /// A repeated nested message.
     Msgs(&'static str, &'static [(u64, Field)]),
+    /// `IntOrString` (`type` 0 int / 1 string, `intVal`, `strVal`).
+    IntOrString(&'static str),
+    /// `map<string,Quantity>` (`Quantity` is `{string = 1}`).
+    QuantityMap(&'static str),
 }
 
 const OBJECT_META: &[(u64, Field)] = &[
@@ -102,6 +106,107 @@ const DELETE_OPTIONS: &[(u64, Field)] = &[
     (5, Field::Strings("dryRun")),
 ];
 
+const LABEL_SELECTOR: &[(u64, Field)] = &[
+    (1, Field::StrMap("matchLabels")),
+    (
+        2,
+        Field::Msgs(
+            "matchExpressions",
+            &[
+                (1, Field::Str("key")),
+                (2, Field::Str("operator")),
+                (3, Field::Strings("values")),
+            ],
+        ),
+    ),
+];
+
+const CONTAINER_PORT: &[(u64, Field)] = &[
+    (1, Field::Str("name")),
+    (2, Field::Int("hostPort")),
+    (3, Field::Int("containerPort")),
+    (4, Field::Str("protocol")),
+    (5, Field::Str("hostIP")),
+];
+
+const CONTAINER: &[(u64, Field)] = &[
+    (1, Field::Str("name")),
+    (2, Field::Str("image")),
+    (3, Field::Strings("command")),
+    (4, Field::Strings("args")),
+    (5, Field::Str("workingDir")),
+    (6, Field::Msgs("ports", CONTAINER_PORT)),
+    (
+        8,
+        Field::Msg(
+            "resources",
+            &[
+                (1, Field::QuantityMap("limits")),
+                (2, Field::QuantityMap("requests")),
+            ],
+        ),
+    ),
+    (14, Field::Str("imagePullPolicy")),
+];
+
+const POD_SPEC: &[(u64, Field)] = &[
+    (2, Field::Msgs("containers", CONTAINER)),
+    (3, Field::Str("restartPolicy")),
+    (4, Field::Int("terminationGracePeriodSeconds")),
+    (6, Field::Str("dnsPolicy")),
+    (7, Field::StrMap("nodeSelector")),
+    (8, Field::Str("serviceAccountName")),
+];
+
+const POD_TEMPLATE_SPEC: &[(u64, Field)] = &[
+    (1, Field::Msg("metadata", OBJECT_META)),
+    (2, Field::Msg("spec", POD_SPEC)),
+];
+
+const DEPLOYMENT: &[(u64, Field)] = &[
+    (1, Field::Msg("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Msg(
+            "spec",
+            &[
+                (1, Field::Int("replicas")),
+                (2, Field::Msg("selector", LABEL_SELECTOR)),
+                (3, Field::Msg("template", POD_TEMPLATE_SPEC)),
+                (4, Field::Msg("strategy", &[(1, Field::Str("type"))])),
+                (5, Field::Int("minReadySeconds")),
+                (6, Field::Int("revisionHistoryLimit")),
+                (7, Field::Bool("paused")),
+                (9, Field::Int("progressDeadlineSeconds")),
+            ],
+        ),
+    ),
+];
+
+const SERVICE_PORT: &[(u64, Field)] = &[
+    (1, Field::Str("name")),
+    (2, Field::Str("protocol")),
+    (3, Field::Int("port")),
+    (4, Field::IntOrString("targetPort")),
+    (5, Field::Int("nodePort")),
+];
+
+const SERVICE: &[(u64, Field)] = &[
+    (1, Field::Msg("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Msg(
+            "spec",
+            &[
+                (1, Field::Msgs("ports", SERVICE_PORT)),
+                (2, Field::StrMap("selector")),
+                (3, Field::Str("clusterIP")),
+                (4, Field::Str("type")),
+            ],
+        ),
+    ),
+];
+
 /// The messages this server decodes, by `apiVersion` and `kind`.
 const MESSAGES: &[(&str, &str, Message)] = &[
     ("v1", "DeleteOptions", DELETE_OPTIONS),
@@ -110,6 +215,8 @@ const MESSAGES: &[(&str, &str, Message)] = &[
     ("v1", "Secret", SECRET),
     ("v1", "Namespace", NAMESPACE),
     ("v1", "ServiceAccount", SERVICE_ACCOUNT),
+    ("v1", "Service", SERVICE),
+    ("apps/v1", "Deployment", DEPLOYMENT),
 ];
 
 /// Decodes a protobuf request body into the JSON object it encodes.
@@ -146,7 +253,7 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
         return Err(ApiError::new(
             Reason::UnsupportedMediaType,
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (protobuf is decoded only for ConfigMap, Secret, Namespace and ServiceAccount, not {api_version} {kind})"
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (protobuf is decoded only for ConfigMap, Secret, Namespace, ServiceAccount, Service and Deployment, not {api_version} {kind})"
             ),
         ));
     };
@@ -166,6 +273,12 @@ fn message_to_json(bytes: &[u8], fields: &[(u64, Field)]) -> Result<Value, &'sta
             continue;
         };
         match (*field, value) {
+            // Go's generated marshallers write non-pointer scalars even when
+            // zero; in JSON those fields are `omitempty`, and defaulting
+            // must see them as unset. (So an explicit 0 or false of a
+            // pointer field, e.g. `replicas: 0`, reads as unset too.)
+            (Field::Str(_), Wire::Bytes([]))
+            | (Field::Bool(_) | Field::Int(_), Wire::Varint(0)) => {}
             (Field::Str(name), Wire::Bytes(b)) => {
                 out.insert(name.into(), json!(String::from_utf8_lossy(b)));
             }
@@ -198,6 +311,46 @@ fn message_to_json(bytes: &[u8], fields: &[(u64, Field)]) -> Result<Value, &'sta
             }
             (Field::Msg(name, inner), Wire::Bytes(b)) => {
                 out.insert(name.into(), message_to_json(b, inner)?);
+            }
+            (Field::IntOrString(name), Wire::Bytes(b)) => {
+                let mut is_string = false;
+                let mut int_val = 0u64;
+                let mut str_val = String::new();
+                for (n, v) in Reader(b).fields()? {
+                    match (n, v) {
+                        (1, Wire::Varint(t)) => is_string = t == 1,
+                        (2, Wire::Varint(i)) => int_val = i,
+                        (3, Wire::Bytes(s)) => str_val = String::from_utf8_lossy(s).into_owned(),
+                        _ => {}
+                    }
+                }
+                let value = if is_string {
+                    json!(str_val)
+                } else {
+                    json!(int_val as i64)
+                };
+                out.insert(name.into(), value);
+            }
+            (Field::QuantityMap(name), Wire::Bytes(entry)) => {
+                let mut key = String::new();
+                let mut quantity = String::new();
+                for (n, v) in Reader(entry).fields()? {
+                    match (n, v) {
+                        (1, Wire::Bytes(k)) => key = String::from_utf8_lossy(k).into_owned(),
+                        (2, Wire::Bytes(q)) => {
+                            for (qn, qv) in Reader(q).fields()? {
+                                if let (1, Wire::Bytes(text)) = (qn, qv) {
+                                    quantity = String::from_utf8_lossy(text).into_owned();
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let map = out.entry(name).or_insert_with(|| json!({}));
+                if let Value::Object(map) = map {
+                    map.insert(key, json!(quantity));
+                }
             }
             (Field::Msgs(name, inner), Wire::Bytes(b)) => {
                 push(&mut out, name, message_to_json(b, inner)?)
@@ -317,7 +470,7 @@ mod tests {
         let obj = decode(&envelope("v1", "Secret", &raw)).expect("decodes");
         assert_eq!(obj["data"]["p"], "aGk=");
         assert_eq!(obj["type"], "Opaque");
-        let err = decode(&envelope("apps/v1", "Deployment", b"")).expect_err("unsupported");
+        let err = decode(&envelope("batch/v1", "Job", b"")).expect_err("unsupported");
         assert_eq!(err.reason, Reason::UnsupportedMediaType);
         assert_eq!(
             decode(b"garbage").expect_err("no magic").reason,

@@ -476,4 +476,46 @@ fn typed_create_commands_send_protobuf_that_the_server_decodes() {
     );
     server.kubectl_ok(&["create", "serviceaccount", "robot", "-n", "team"]);
     server.kubectl_ok(&["get", "serviceaccount", "robot", "-n", "team"]);
+    server.kubectl_ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "team",
+        "--image=nginx:1.25",
+        "--port=80",
+        "--replicas=2",
+    ]);
+    let d = server.kubectl_ok(&["get", "deployment", "web", "-n", "team", "-o", "json"]);
+    let d: serde_json::Value = serde_json::from_str(&d).expect("json");
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.25"
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+        80
+    );
+    server.kubectl_ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "web",
+        "-n",
+        "team",
+        "--tcp=80:8080",
+    ]);
+    let svc = server.kubectl_ok(&["get", "service", "web", "-n", "team", "-o", "json"]);
+    let svc: serde_json::Value = serde_json::from_str(&svc).expect("json");
+    assert_eq!(svc["spec"]["type"], "NodePort");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert!(
+        svc["spec"]["ports"][0]["nodePort"]
+            .as_i64()
+            .is_some_and(|p| p >= 30000),
+        "{svc}"
+    );
 }
