@@ -72,6 +72,19 @@ pub async fn ensure_kubernetes_service(registry: &super::Registry, port: u16) ->
     let Some(def) = registry.catalog.get("", "v1", "services").cloned() else {
         return Ok(());
     };
+    // On a restart the Service is already there. Ask first: a create would
+    // fail on the taken address before it could say AlreadyExists (upstream's
+    // bootstrap controller also reads before it writes).
+    let existing = super::ObjectRef {
+        def: &def,
+        namespace: Some("default"),
+        name: "kubernetes",
+    };
+    match registry.get(&existing).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.reason == crate::status::Reason::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let first = Ipv4Addr::from(SERVICE_NETWORK + 1).to_string();
     let svc = json!({
         "apiVersion": "v1",
