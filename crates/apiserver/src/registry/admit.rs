@@ -99,6 +99,11 @@ pub fn before_create(def: &ResourceDef, obj: &mut Value) -> ApiResult<()> {
         m.remove("resourceVersion");
         m.remove("selfLink");
     }
+    // System fields first, as upstream's FillObjectMetaSystemFields runs
+    // before BeforeCreate: strategies read them (a Job's generated selector
+    // carries its uid).
+    meta::set_meta_str(obj, "uid", &meta::new_uid());
+    meta::set_meta_str(obj, "creationTimestamp", &meta::now());
     def.strategy.prepare_for_create(obj);
     if meta::name(obj).is_empty() {
         let prefix = meta::meta_str(obj, "generateName").to_string();
@@ -106,8 +111,6 @@ pub fn before_create(def: &ResourceDef, obj: &mut Value) -> ApiResult<()> {
             meta::set_meta_str(obj, "name", &meta::generate_name(&prefix));
         }
     }
-    meta::set_meta_str(obj, "uid", &meta::new_uid());
-    meta::set_meta_str(obj, "creationTimestamp", &meta::now());
     let mut errors = validate_name(obj);
     errors.extend(def.strategy.validate_create(obj));
     if !errors.is_empty() {
@@ -221,6 +224,29 @@ mod tests {
         assert!(meta::name(&obj).starts_with("cm-"));
         assert_eq!(meta::meta_str(&obj, "uid").len(), 36);
         assert!(obj["metadata"].get("resourceVersion").is_none());
+    }
+
+    #[test]
+    fn a_jobs_generated_selector_carries_the_uid_it_is_created_with() {
+        let catalog = rkube_api::Catalog::builtin();
+        let def = catalog
+            .get("batch", "v1", "jobs")
+            .expect("jobs are built in");
+        let mut job = json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "pi", "namespace": "default"},
+            "spec": {"template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "pi", "image": "busybox"}]
+            }}}
+        });
+        before_create(def, &mut job).expect("should succeed");
+        let uid = meta::meta_str(&job, "uid").to_string();
+        assert_eq!(uid.len(), 36);
+        assert_eq!(
+            job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            uid
+        );
     }
 
     #[test]
