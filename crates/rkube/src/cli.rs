@@ -25,6 +25,9 @@ pub enum Command {
     Server(ServerArgs),
     /// Run kubectl against this machine's cluster (the admin kubeconfig).
     Kubectl(KubectlArgs),
+    /// Write a consistent copy of the embedded store, also while the server runs.
+    /// (With etcd, use `etcdctl snapshot save`.)
+    Backup(BackupArgs),
 }
 
 /// `rkube server` flags.
@@ -43,6 +46,20 @@ pub struct ServerArgs {
     /// `etcd://127.0.0.1:2379` (several endpoints separated by commas).
     #[arg(long, env = "RKUBE_DATASTORE_ENDPOINT")]
     pub datastore_endpoint: Option<String>,
+    /// Start from a backup written by `rkube backup` (embedded store only; the
+    /// data dir must not hold a store yet).
+    #[arg(long)]
+    pub restore: Option<PathBuf>,
+}
+
+/// `rkube backup` arguments.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The data dir of the cluster to back up.
+    #[arg(long, env = "RKUBE_DATA_DIR", default_value = "/var/lib/rkube")]
+    pub data_dir: PathBuf,
+    /// Where to write the backup; it must not exist.
+    pub file: PathBuf,
 }
 
 /// `rkube kubectl` arguments: everything after `kubectl` goes to kubectl.

@@ -1,6 +1,7 @@
 //! The `rkube` binary: parses the command line, sets up logging, and hands
 //! over to the command's `run`.
 
+mod backup;
 mod cli;
 mod kubectl;
 mod server;
@@ -13,6 +14,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Server(args) => runtime()?.block_on(server::run(args)),
         cli::Command::Kubectl(args) => kubectl::run(args),
+        cli::Command::Backup(args) => backup::run(args),
     }
 }
 

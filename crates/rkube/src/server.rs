@@ -48,9 +48,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
 /// The embedded store by default; etcd when `--datastore-endpoint etcd://…`.
 async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
+    if args.restore.is_some() && args.datastore_endpoint.is_some() {
+        bail!("--restore is for the embedded store; restore etcd with `etcdctl snapshot restore`");
+    }
     match &args.datastore_endpoint {
         None => {
-            let path = args.data_dir.join("db");
+            if let Some(backup) = &args.restore {
+                crate::backup::restore(backup, &args.data_dir)?;
+                info!(backup = %backup.display(), "restored the store from a backup");
+            }
+            let path = crate::backup::store_dir(&args.data_dir);
             std::fs::create_dir_all(&path)?;
             let options = rkube_store::embedded::EmbeddedOptions::default();
             let store = rkube_store::embedded::EmbeddedStore::open(&path, options)

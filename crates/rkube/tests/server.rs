@@ -19,6 +19,38 @@ fn ok(server: &RkubeServer, out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Creates the ConfigMap `settings` with `color: blue`.
+fn create_settings(server: &RkubeServer) {
+    let manifest = server.data_dir().join("settings.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n",
+    )
+    .unwrap();
+    ok(
+        server,
+        server
+            .kubectl(["apply", "-f", manifest.to_str().unwrap()])
+            .unwrap(),
+    );
+}
+
+/// `uid color` of the ConfigMap `settings`.
+fn settings(server: &RkubeServer) -> String {
+    ok(
+        server,
+        server
+            .kubectl([
+                "get",
+                "configmap",
+                "settings",
+                "-o",
+                "jsonpath={.metadata.uid} {.data.color}",
+            ])
+            .unwrap(),
+    )
+}
+
 /// What a user does first: look at namespaces, create something, restart the
 /// server (Ctrl-C, start again) and find it as it was.
 fn starts_serves_and_resumes(mut server: RkubeServer) {
@@ -33,33 +65,12 @@ fn starts_serves_and_resumes(mut server: RkubeServer) {
         );
     }
 
-    // `kubectl apply` sends JSON; `kubectl create configmap` would send
-    // protobuf, which rkube does not decode yet.
-    let manifest = server.data_dir().join("settings.yaml");
-    std::fs::write(
-        &manifest,
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n",
-    )
-    .unwrap();
-    ok(
-        &server,
-        server
-            .kubectl(["apply", "-f", manifest.to_str().unwrap()])
-            .unwrap(),
+    create_settings(&server);
+    let before = settings(&server);
+    assert!(
+        before.ends_with(" blue") && before.len() > " blue".len(),
+        "{before}"
     );
-    let uid = ok(
-        &server,
-        server
-            .kubectl([
-                "get",
-                "configmap",
-                "settings",
-                "-o",
-                "jsonpath={.metadata.uid}",
-            ])
-            .unwrap(),
-    );
-    assert!(!uid.is_empty());
 
     let status = server.stop().unwrap();
     assert!(
@@ -68,19 +79,7 @@ fn starts_serves_and_resumes(mut server: RkubeServer) {
     );
     server.restart().unwrap();
 
-    let after = ok(
-        &server,
-        server
-            .kubectl([
-                "get",
-                "configmap",
-                "settings",
-                "-o",
-                "jsonpath={.metadata.uid} {.data.color}",
-            ])
-            .unwrap(),
-    );
-    assert_eq!(after, format!("{uid} blue"));
+    assert_eq!(settings(&server), before);
 
     // A second start keeps the certificates: the old kubeconfig still works,
     // which the kubectl calls above already prove; the namespaces are not
@@ -117,5 +116,39 @@ fn a_bad_datastore_endpoint_is_refused_with_a_clear_error() {
     assert!(
         message.contains("only etcd://host:port"),
         "unexpected error: {message}"
+    );
+}
+
+#[test]
+fn a_backup_taken_while_serving_starts_a_new_cluster_with_the_same_objects() {
+    let mut server = RkubeServer::start(RKUBE, &[]).unwrap();
+    create_settings(&server);
+    let before = settings(&server);
+
+    let backup = server.data_dir().with_file_name("backup.db");
+    let out = std::process::Command::new(RKUBE)
+        .arg("backup")
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rkube backup failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("at revision"));
+
+    let restore = format!("--restore={}", backup.display());
+    let restored = RkubeServer::start(RKUBE, &[&restore]).unwrap();
+    assert_eq!(settings(&restored), before);
+
+    // Restoring over a store that exists would lose it: refused.
+    server.stop().unwrap();
+    let err = server.restart_with(&[&restore]).unwrap_err().to_string();
+    assert!(
+        err.contains("refusing to restore over the existing store"),
+        "{err}"
     );
 }

@@ -6,7 +6,7 @@ mod conformance;
 use std::any::Any;
 use std::sync::Arc;
 
-use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
+use rkube_store::embedded::{snapshot_database, EmbeddedOptions, EmbeddedStore};
 use rkube_store::Store;
 
 async fn fixture() -> (Arc<dyn Store>, Box<dyn Any + Send>) {
@@ -135,8 +135,26 @@ async fn closing_the_store_ends_its_watches_with_closed() -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Who takes a snapshot: the serving store itself, or another process
+/// reading its database file (`rkube backup`).
+#[derive(Clone, Copy)]
+enum SnapshotTaker {
+    Store,
+    Reader,
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snapshot_taken_while_writing_is_the_store_at_one_revision() -> anyhow::Result<()> {
+    snapshot_while_writing(SnapshotTaker::Store).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_read_from_the_file_of_a_serving_store_is_the_store_at_one_revision(
+) -> anyhow::Result<()> {
+    snapshot_while_writing(SnapshotTaker::Reader).await
+}
+
+async fn snapshot_while_writing(taker: SnapshotTaker) -> anyhow::Result<()> {
     let (store, dir) = open_fresh(EmbeddedOptions::default())?;
     let store = Arc::new(store);
     for i in 0..50 {
@@ -170,7 +188,13 @@ async fn a_snapshot_taken_while_writing_is_the_store_at_one_revision() -> anyhow
         writes.recv().await;
     }
     let copy_path = dir.path().join("snapshot.db");
-    let snapshot_revision = store.snapshot_to(&copy_path).await?;
+    let snapshot_revision = match taker {
+        SnapshotTaker::Store => store.snapshot_to(&copy_path).await?,
+        SnapshotTaker::Reader => {
+            let (db, copy) = (store.path().to_path_buf(), copy_path.clone());
+            tokio::task::spawn_blocking(move || snapshot_database(db, copy)).await??
+        }
+    };
     for _ in 0..20 {
         writes.recv().await;
     }

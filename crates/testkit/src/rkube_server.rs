@@ -63,6 +63,12 @@ impl RkubeServer {
         self.launch()
     }
 
+    /// Like [`restart`](Self::restart), with `extra_args` instead of the first start's.
+    pub fn restart_with(&mut self, extra_args: &[&str]) -> Result<()> {
+        self.args = extra_args.iter().map(|a| a.to_string()).collect();
+        self.launch()
+    }
+
     fn launch(&mut self) -> Result<()> {
         self.port = free_port()?;
         let mut child = Command::new(&self.binary)

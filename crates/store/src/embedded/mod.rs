@@ -223,38 +223,8 @@ impl EmbeddedStore {
     /// `path` never holds a torn copy.
     pub async fn snapshot_to(&self, path: impl AsRef<Path>) -> Result<Revision> {
         let target = path.as_ref().to_path_buf();
-        if target.exists() {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("snapshot target {} exists", target.display()),
-            )));
-        }
-        let mut partial = target.clone().into_os_string();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        let Some(partial_name) = partial.to_str().map(str::to_owned) else {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("snapshot path {} is not UTF-8", target.display()),
-            )));
-        };
         self.readers
-            .run(move |conn| {
-                // Left over from an interrupted snapshot: never a valid copy.
-                if partial.exists() {
-                    std::fs::remove_file(&partial)?;
-                }
-                // VACUUM INTO copies one read snapshot of the live database.
-                conn.execute("VACUUM INTO ?1", [&partial_name])?;
-                // SQLite does not fsync the copy; a backup must be durable.
-                File::open(&partial)?.sync_all()?;
-                let revision = schema::read_meta(&rusqlite::Connection::open(&partial)?)?.revision;
-                std::fs::rename(&partial, &target)?;
-                if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    File::open(dir)?.sync_all()?;
-                }
-                Ok(revision)
-            })
+            .run(move |conn| copy_database(conn, &target))
             .await
     }
 
@@ -399,6 +369,63 @@ impl Store for EmbeddedStore {
             .run(|conn| Ok(schema::read_meta(conn)?.compacted))
             .await
     }
+}
+
+/// Writes a consistent copy of the store at `path` (a directory holding
+/// [`DATABASE_FILE`], or the file itself) to `target`, like
+/// [`EmbeddedStore::snapshot_to`], from outside the process that serves it:
+/// the copy is one read transaction, so it is consistent while another
+/// process keeps writing (this is `rkube backup`). Works on a stopped store too.
+pub fn snapshot_database(path: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<Revision> {
+    let path = path.as_ref();
+    let path = if path.is_dir() {
+        path.join(DATABASE_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    if !path.exists() {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no store at {}", path.display()),
+        )));
+    }
+    let conn = schema::open_reader(&path)?;
+    copy_database(&conn, target.as_ref())
+}
+
+/// Copies the database `conn` reads to `target` (which must not exist) with
+/// `VACUUM INTO`, through `<target>.partial`, fsynced and renamed, so
+/// `target` never holds a torn copy. Returns the copy's revision.
+fn copy_database(conn: &rusqlite::Connection, target: &Path) -> Result<Revision> {
+    if target.exists() {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("snapshot target {} exists", target.display()),
+        )));
+    }
+    let mut partial = target.to_path_buf().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let Some(partial_name) = partial.to_str() else {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("snapshot path {} is not UTF-8", target.display()),
+        )));
+    };
+    // Left over from an interrupted snapshot: never a valid copy.
+    if partial.exists() {
+        std::fs::remove_file(&partial)?;
+    }
+    // VACUUM INTO copies one read snapshot of the live database.
+    conn.execute("VACUUM INTO ?1", [partial_name])?;
+    // SQLite does not fsync the copy; a backup must be durable.
+    File::open(&partial)?.sync_all()?;
+    let revision = schema::read_meta(&rusqlite::Connection::open(&partial)?)?.revision;
+    std::fs::rename(&partial, target)?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(revision)
 }
 
 /// Locks `<database>.lock` so that one store at a time, in any process,
