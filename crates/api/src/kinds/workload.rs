@@ -5,12 +5,15 @@
 //! (upstream's `ValidatePodTemplateSpecForReplicaSet` and friends in
 //! pkg/apis/apps/validation and pkg/apis/batch/validation).
 
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
-use super::pod_spec::validate_pod_spec;
+use super::pod_spec::{default_template, validate_pod_spec};
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
-use crate::json_path::{get, go_label_selector, go_string_map, i64_at, str_at};
+use crate::json_path::{
+    count_at, default, get, go_label_selector, go_string_map, i64_at, object_mut, str_at,
+};
+use crate::meta;
 use crate::selector::{validate_label_selector, LabelSelector, ObjectLabels};
 use crate::validation::object_meta::{validate_annotations, validate_labels};
 use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
@@ -36,17 +39,35 @@ pub(crate) enum EmptySelector {
     Allowed,
 }
 
-/// `at.field` is a non-negative integer when set.
-pub(crate) fn non_negative(spec: &Value, at: &str, field: &str, errs: &mut FieldErrors) {
-    if let Some(n) = i64_at(spec, &[field]) {
-        if n < 0 {
-            errs.invalid_number(
-                format!("{at}.{field}"),
-                n,
-                "must be greater than or equal to 0",
-            );
+/// Whether an update may change `spec.selector`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SelectorUpdate {
+    /// Never (`ValidateImmutableField` on the selector).
+    Immutable,
+    /// As the kind's own spec rules allow (a ReplicationController's map
+    /// selector; a StatefulSet's list of mutable fields).
+    ByKindRules,
+}
+
+/// Each of `at.fields` is a non-negative integer when set.
+pub(crate) fn non_negative(spec: &Value, at: &str, fields: &[&str], errs: &mut FieldErrors) {
+    for field in fields {
+        if let Some(n) = i64_at(spec, &[field]) {
+            if n < 0 {
+                errs.invalid_number(
+                    format!("{at}.{field}"),
+                    n,
+                    "must be greater than or equal to 0",
+                );
+            }
         }
     }
+}
+
+/// The object's `spec`, or null when it has none (validation then
+/// reports each required field).
+pub(crate) fn spec_of(obj: &Value) -> &Value {
+    get(obj, &["spec"]).unwrap_or(&Value::Null)
 }
 
 /// `metadata` of a namespaced workload.
@@ -57,6 +78,86 @@ pub(crate) fn validate_meta(obj: &Value) -> FieldErrors {
 /// `metadata` of an updated namespaced workload.
 pub(crate) fn validate_meta_update(new: &Value, old: &Value) -> FieldErrors {
     validate_object_meta_update(new, old, Scope::Namespaced, NameRule::Subdomain)
+}
+
+/// A workload's create validation: its metadata, then the kind's
+/// `validate_spec` (upstream's `Validate<Kind>` functions all take this
+/// shape).
+pub(crate) fn validate_create(
+    obj: &Value,
+    validate_spec: fn(&Value) -> FieldErrors,
+) -> FieldErrors {
+    let mut errs = validate_meta(obj);
+    errs.extend(validate_spec(obj));
+    errs
+}
+
+/// A workload's update validation: its metadata update, the kind's
+/// `validate_spec` on the new object, and the selector rule
+/// (`Validate<Kind>Update`).
+pub(crate) fn validate_update(
+    new: &Value,
+    old: &Value,
+    validate_spec: fn(&Value) -> FieldErrors,
+    selector: SelectorUpdate,
+) -> FieldErrors {
+    let mut errs = validate_meta_update(new, old);
+    errs.extend(validate_spec(new));
+    if selector == SelectorUpdate::Immutable {
+        errs.extend(selector_immutable(new, old));
+    }
+    errs
+}
+
+/// Defaults `spec.<field>.type` to `RollingUpdate` and, for that type, the
+/// `rollingUpdate` parameters to `rolling` (the `SetDefaults_Deployment`,
+/// `SetDefaults_DaemonSet` and `SetDefaults_StatefulSet` update-strategy
+/// blocks differ only in these values).
+pub(crate) fn default_update_strategy(obj: &mut Value, field: &str, rolling: &[(&str, Value)]) {
+    let Some(strategy) = object_mut(obj, &["spec", field]) else {
+        return;
+    };
+    default(strategy, "type", json!("RollingUpdate"));
+    if strategy.get("type") != Some(&json!("RollingUpdate")) {
+        return;
+    }
+    if let Some(ru) = object_mut(obj, &["spec", field, "rollingUpdate"]) {
+        for (key, value) in rolling {
+            default(ru, key, value.clone());
+        }
+    }
+}
+
+/// Defaults the pod template of the controller spec `spec`.
+pub(crate) fn default_spec_template(spec: &mut Map<String, Value>) {
+    default_template(spec.get_mut("template").and_then(Value::as_object_mut));
+}
+
+/// A controller without labels takes its template's
+/// (`SetDefaults_ReplicationController`, `SetDefaults_Job`).
+pub(crate) fn labels_from_template(obj: &mut Value) {
+    let template_labels = template_labels(obj).cloned();
+    let has_labels = meta::labels(obj).is_some_and(|l| !l.is_empty());
+    if let (Some(labels), false) = (template_labels, has_labels) {
+        if let Some(m) = meta::metadata_mut(obj) {
+            m.insert("labels".into(), labels);
+        }
+    }
+}
+
+/// The template's labels when it has any.
+pub(crate) fn template_labels(obj: &Value) -> Option<&Value> {
+    get(obj, &["spec", "template", "metadata", "labels"])
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+}
+
+/// The `status.replicas` field selector of ReplicaSets and
+/// ReplicationControllers (`ReplicaSetToSelectableFields`).
+pub(crate) fn replicas_field_label(obj: &Value) -> Vec<(&'static str, String)> {
+    vec![(
+        "status.replicas",
+        count_at(obj, &["status", "replicas"]).to_string(),
+    )]
 }
 
 /// Validates `selector` and `template` of the controller spec `spec` found
@@ -93,14 +194,7 @@ pub(crate) fn validate_selector_and_template(
         return errs;
     };
     if let Some(sel) = parsed.filter(|s| !s.is_everything()) {
-        if !sel.matches(&ObjectLabels(template)) {
-            errs.push(
-                crate::field_error::ErrorType::Invalid,
-                format!("{at}.template.metadata.labels"),
-                Some(go_string_map(get(template, &["metadata", "labels"]))),
-                "`selector` does not match template `labels`",
-            );
-        }
+        selector_matches_template(&sel, template, at, &mut errs);
     }
     errs.extend(validate_template(
         template,
@@ -108,6 +202,24 @@ pub(crate) fn validate_selector_and_template(
         restart,
     ));
     errs
+}
+
+/// The template found at `at.template` carries the labels `selector`
+/// selects, or the controller could never find its own pods.
+pub(crate) fn selector_matches_template(
+    selector: &LabelSelector,
+    template: &Value,
+    at: &str,
+    errs: &mut FieldErrors,
+) {
+    if !selector.matches(&ObjectLabels(template)) {
+        errs.push(
+            crate::field_error::ErrorType::Invalid,
+            format!("{at}.template.metadata.labels"),
+            Some(go_string_map(get(template, &["metadata", "labels"]))),
+            "`selector` does not match template `labels`",
+        );
+    }
 }
 
 /// Validates a pod template found at `at` (labels, annotations, the pod
