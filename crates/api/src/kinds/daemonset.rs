@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::workload::{
-    default_spec_template, default_update_strategy, non_negative, spec_of, validate_create,
-    validate_selector_and_template, validate_update, EmptySelector, RestartRule, SelectorUpdate,
+    default_spec_template, default_update_strategy, non_negative, spec_of,
+    validate_apps_selector_and_template, validate_create, validate_update, SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut, str_at};
@@ -26,12 +26,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         &["minReadySeconds", "revisionHistoryLimit"],
         &mut errs,
     );
-    errs.extend(validate_selector_and_template(
-        spec,
-        "spec",
-        EmptySelector::Invalid("daemonset"),
-        RestartRule::Always("ReplicaSet"),
-    ));
+    errs.extend(validate_apps_selector_and_template(spec, "daemonset"));
     let kind = str_at(spec, &["updateStrategy", "type"]);
     if !UPDATE_STRATEGIES.contains(&kind) {
         errs.not_supported("spec.updateStrategy.type", kind, &UPDATE_STRATEGIES);

@@ -6,8 +6,8 @@
 use serde_json::{json, Value};
 
 use super::workload::{
-    default_spec_template, default_update_strategy, non_negative, spec_of, validate_create,
-    validate_selector_and_template, validate_update, EmptySelector, RestartRule, SelectorUpdate,
+    default_spec_template, default_update_strategy, non_negative, spec_of,
+    validate_apps_selector_and_template, validate_create, validate_update, SelectorUpdate,
 };
 use crate::field_error::{ErrorType, FieldErrors};
 use crate::json_path::{default, existing_mut, get, go_int_or_string, i64_at, str_at};
@@ -129,12 +129,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         ],
         &mut errs,
     );
-    errs.extend(validate_selector_and_template(
-        spec,
-        "spec",
-        EmptySelector::Invalid("deployment"),
-        RestartRule::Always("ReplicaSet"),
-    ));
+    errs.extend(validate_apps_selector_and_template(spec, "deployment"));
     validate_strategy(spec, &mut errs);
     if let Some(deadline) = i64_at(spec, &["progressDeadlineSeconds"]) {
         if deadline <= i64_at(spec, &["minReadySeconds"]).unwrap_or_default() {

@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use super::workload::{
-    default_spec_template, non_negative, replicas_field_label, spec_of, validate_create,
-    validate_selector_and_template, validate_update, EmptySelector, RestartRule, SelectorUpdate,
+    default_spec_template, non_negative, replicas_field_label, spec_of,
+    validate_apps_selector_and_template, validate_create, validate_update, SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut};
@@ -20,12 +20,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
     let spec = spec_of(obj);
     non_negative(spec, "spec", &["replicas", "minReadySeconds"], &mut errs);
     // Upstream's ReplicaSet validation names deployments here too.
-    errs.extend(validate_selector_and_template(
-        spec,
-        "spec",
-        EmptySelector::Invalid("deployment"),
-        RestartRule::Always("ReplicaSet"),
-    ));
+    errs.extend(validate_apps_selector_and_template(spec, "deployment"));
     errs
 }
 

@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::workload::{
-    default_spec_template, default_update_strategy, non_negative, spec_of, validate_create,
-    validate_selector_and_template, validate_update, EmptySelector, RestartRule, SelectorUpdate,
+    default_spec_template, default_update_strategy, non_negative, spec_of,
+    validate_apps_selector_and_template, validate_create, validate_update, SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut, get, items_mut, object_mut, str_at};
@@ -41,12 +41,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
     if !UPDATE_STRATEGIES.contains(&kind) {
         errs.not_supported("spec.updateStrategy.type", kind, &UPDATE_STRATEGIES);
     }
-    errs.extend(validate_selector_and_template(
-        spec,
-        "spec",
-        EmptySelector::Invalid("statefulset"),
-        RestartRule::Always("ReplicaSet"),
-    ));
+    errs.extend(validate_apps_selector_and_template(spec, "statefulset"));
     errs
 }
 

@@ -204,6 +204,19 @@ pub(crate) fn validate_selector_and_template(
     errs
 }
 
+/// The selector and template of an apps/v1 controller (Deployment,
+/// ReplicaSet, DaemonSet, StatefulSet): an empty selector is invalid for
+/// `noun`, and the pods always restart (upstream's message names
+/// `ReplicaSet` for all of them).
+pub(crate) fn validate_apps_selector_and_template(spec: &Value, noun: &'static str) -> FieldErrors {
+    validate_selector_and_template(
+        spec,
+        "spec",
+        EmptySelector::Invalid(noun),
+        RestartRule::Always("ReplicaSet"),
+    )
+}
+
 /// The template found at `at.template` carries the labels `selector`
 /// selects, or the controller could never find its own pods.
 pub(crate) fn selector_matches_template(
@@ -354,6 +367,58 @@ mod tests {
             );
             let got: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
             assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn update_strategy_defaults() {
+        let rolling = [("maxUnavailable", json!(1)), ("maxSurge", json!(0))];
+        let cases = [
+            (
+                "an absent strategy becomes RollingUpdate with the kind's parameters",
+                json!({"spec": {}}),
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+            ),
+            (
+                "set parameters are kept",
+                json!({"spec": {"updateStrategy": {"rollingUpdate": {"maxSurge": 2}}}}),
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 2}}),
+            ),
+            (
+                "another type gets no rolling parameters",
+                json!({"spec": {"updateStrategy": {"type": "OnDelete"}}}),
+                json!({"type": "OnDelete"}),
+            ),
+        ];
+        for (name, mut obj, want) in cases {
+            default_update_strategy(&mut obj, "updateStrategy", &rolling);
+            assert_eq!(obj["spec"]["updateStrategy"], want, "{name}");
+        }
+    }
+
+    #[test]
+    fn labels_default_to_the_templates_only_when_unset() {
+        let template = json!({"metadata": {"labels": {"app": "web"}}});
+        let cases = [
+            (
+                "no labels take the template's",
+                json!({"metadata": {}, "spec": {"template": template}}),
+                json!({"app": "web"}),
+            ),
+            (
+                "set labels are kept",
+                json!({"metadata": {"labels": {"own": "x"}}, "spec": {"template": template}}),
+                json!({"own": "x"}),
+            ),
+            (
+                "an empty template label map is not copied",
+                json!({"metadata": {}, "spec": {"template": {"metadata": {"labels": {}}}}}),
+                Value::Null,
+            ),
+        ];
+        for (name, mut obj, want) in cases {
+            labels_from_template(&mut obj);
+            assert_eq!(obj["metadata"]["labels"], want, "{name}");
         }
     }
 
