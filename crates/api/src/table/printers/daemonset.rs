@@ -6,9 +6,10 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, count, format_label_selector, CONTAINER_COLUMNS, SELECTOR_COLUMN};
+use super::count;
+use super::workload::{spec_of, workload_cells, workload_columns, WideSelector};
 use crate::json_path::{format_labels, get};
-use crate::table::{age_cell, name_cell, Column, Printer};
+use crate::table::{Column, Printer};
 
 /// Prints daemon sets.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,37 +17,30 @@ pub struct DaemonSetPrinter;
 
 impl Printer for DaemonSetPrinter {
     fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
+        let status = vec![
             Column::integer("Desired", "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod)."),
             Column::integer("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
             Column::integer("Ready", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready."),
             Column::integer("Up-to-date", "The total number of nodes that are running updated daemon pod"),
             Column::integer("Available", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
             Column::string("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node."),
-            Column::age(),
         ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols.push(SELECTOR_COLUMN);
-        cols
+        workload_columns(status, WideSelector::LabelSelector)
     }
 
     fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let pod_spec = get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null);
-        let [names, images] = container_cells(pod_spec);
-        vec![
-            name_cell(obj),
+        let status = vec![
             count(obj, &["status", "desiredNumberScheduled"]),
             count(obj, &["status", "currentNumberScheduled"]),
             count(obj, &["status", "numberReady"]),
             count(obj, &["status", "updatedNumberScheduled"]),
             count(obj, &["status", "numberAvailable"]),
-            Value::from(format_labels(get(pod_spec, &["nodeSelector"]))),
-            age_cell(obj, now),
-            names,
-            images,
-            Value::from(format_label_selector(get(obj, &["spec", "selector"]))),
-        ]
+            Value::from(format_labels(get(
+                obj,
+                &["spec", "template", "spec", "nodeSelector"],
+            ))),
+        ];
+        workload_cells(obj, spec_of(obj), now, status, WideSelector::LabelSelector)
     }
 }
 

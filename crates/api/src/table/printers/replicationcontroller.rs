@@ -5,9 +5,10 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, count, CONTAINER_COLUMNS, SELECTOR_COLUMN};
-use crate::json_path::{format_labels, get};
-use crate::table::{age_cell, name_cell, Column, Printer};
+use super::workload::{
+    replica_cells, replica_columns, spec_of, workload_cells, workload_columns, WideSelector,
+};
+use crate::table::{Column, Printer};
 
 /// Prints replication controllers.
 #[derive(Debug, Clone, Copy, Default)]
@@ -15,37 +16,20 @@ pub struct ReplicationControllerPrinter;
 
 impl Printer for ReplicationControllerPrinter {
     fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
-            Column::integer("Desired", "Replicas is the number of desired replicas."),
-            Column::integer(
-                "Current",
-                "Replicas is the most recently observed number of replicas.",
-            ),
-            Column::integer(
-                "Ready",
-                "The number of ready replicas for this replication controller.",
-            ),
-            Column::age(),
-        ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols.push(SELECTOR_COLUMN);
-        cols
+        workload_columns(
+            replica_columns("The number of ready replicas for this replication controller."),
+            WideSelector::LabelMap,
+        )
     }
 
     fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let [names, images] =
-            container_cells(get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null));
-        vec![
-            name_cell(obj),
-            count(obj, &["spec", "replicas"]),
-            count(obj, &["status", "replicas"]),
-            count(obj, &["status", "readyReplicas"]),
-            age_cell(obj, now),
-            names,
-            images,
-            Value::from(format_labels(get(obj, &["spec", "selector"]))),
-        ]
+        workload_cells(
+            obj,
+            spec_of(obj),
+            now,
+            replica_cells(obj),
+            WideSelector::LabelMap,
+        )
     }
 }
 

@@ -5,9 +5,11 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, CONTAINER_COLUMNS};
-use crate::json_path::{count_at, get};
-use crate::table::{age_cell, name_cell, Column, Printer};
+use super::workload::{
+    ready_over_desired, spec_of, workload_cells, workload_columns, WideSelector,
+    READY_OVER_DESIRED_COLUMN,
+};
+use crate::table::{Column, Printer};
 
 /// Prints stateful sets.
 #[derive(Debug, Clone, Copy, Default)]
@@ -15,30 +17,17 @@ pub struct StatefulSetPrinter;
 
 impl Printer for StatefulSetPrinter {
     fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
-            Column::string("Ready", "Number of the pod with ready state"),
-            Column::age(),
-        ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols
+        workload_columns(vec![READY_OVER_DESIRED_COLUMN], WideSelector::Omitted)
     }
 
     fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let ready = format!(
-            "{}/{}",
-            count_at(obj, &["status", "readyReplicas"]),
-            count_at(obj, &["spec", "replicas"])
-        );
-        let [names, images] =
-            container_cells(get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null));
-        vec![
-            name_cell(obj),
-            Value::from(ready),
-            age_cell(obj, now),
-            names,
-            images,
-        ]
+        workload_cells(
+            obj,
+            spec_of(obj),
+            now,
+            vec![ready_over_desired(obj)],
+            WideSelector::Omitted,
+        )
     }
 }
 
