@@ -7,29 +7,30 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::count;
-use super::workload::{spec_of, workload_cells, workload_columns, WideSelector};
+use super::workload::{WideSelector, WorkloadPrinter};
 use crate::json_path::{format_labels, get};
-use crate::table::{Column, Printer};
+use crate::table::Column;
 
 /// Prints daemon sets.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DaemonSetPrinter;
 
-impl Printer for DaemonSetPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let status = vec![
+impl WorkloadPrinter for DaemonSetPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelSelector;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![
             Column::integer("Desired", "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod)."),
             Column::integer("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."),
             Column::integer("Ready", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready."),
             Column::integer("Up-to-date", "The total number of nodes that are running updated daemon pod"),
             Column::integer("Available", "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
             Column::string("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node."),
-        ];
-        workload_columns(status, WideSelector::LabelSelector)
+        ]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let status = vec![
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        vec![
             count(obj, &["status", "desiredNumberScheduled"]),
             count(obj, &["status", "currentNumberScheduled"]),
             count(obj, &["status", "numberReady"]),
@@ -39,8 +40,7 @@ impl Printer for DaemonSetPrinter {
                 obj,
                 &["spec", "template", "spec", "nodeSelector"],
             ))),
-        ];
-        workload_cells(obj, spec_of(obj), now, status, WideSelector::LabelSelector)
+        ]
     }
 }
 
@@ -49,6 +49,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_node_selector() {

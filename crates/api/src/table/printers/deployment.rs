@@ -7,38 +7,31 @@ use serde_json::Value;
 
 use super::count;
 use super::workload::{
-    ready_over_desired, spec_of, workload_cells, workload_columns, WideSelector,
-    READY_OVER_DESIRED_COLUMN,
+    ready_over_desired, WideSelector, WorkloadPrinter, READY_OVER_DESIRED_COLUMN,
 };
-use crate::table::{Column, Printer};
+use crate::table::Column;
 
 /// Prints deployments.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeploymentPrinter;
 
-impl Printer for DeploymentPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let status = vec![
+impl WorkloadPrinter for DeploymentPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelSelectorOrInvalid;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![
             READY_OVER_DESIRED_COLUMN,
             Column::string("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
             Column::string("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
-        ];
-        workload_columns(status, WideSelector::LabelSelectorOrInvalid)
+        ]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let status = vec![
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        vec![
             ready_over_desired(obj),
             count(obj, &["status", "updatedReplicas"]),
             count(obj, &["status", "availableReplicas"]),
-        ];
-        workload_cells(
-            obj,
-            spec_of(obj),
-            now,
-            status,
-            WideSelector::LabelSelectorOrInvalid,
-        )
+        ]
     }
 }
 
@@ -47,6 +40,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_readiness_and_wide_columns() {

@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::workload::{spec_of, workload_cells, workload_columns, WideSelector};
+use super::workload::{WideSelector, WorkloadPrinter};
 use crate::json_path::{array_at, count_at, i64_at, str_at};
-use crate::table::{human_since, parse_timestamp, Column, Printer};
+use crate::table::{human_since, parse_timestamp, Column};
 
 /// Prints jobs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,32 +59,26 @@ fn duration(job: &Value, now: SystemTime) -> String {
     }
 }
 
-impl Printer for JobPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let status = vec![
+impl WorkloadPrinter for JobPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelSelector;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![
             Column::string("Status", "Status of the job."),
             Column::string(
                 "Completions",
                 "The desired number of successfully finished pods the job should be run with.",
             ),
             Column::string("Duration", "Time required to complete the job."),
-        ];
-        workload_columns(status, WideSelector::LabelSelector)
+        ]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let status_cells = vec![
+    fn status_cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
+        vec![
             Value::from(status(obj)),
             Value::from(completions(obj)),
             Value::from(duration(obj, now)),
-        ];
-        workload_cells(
-            obj,
-            spec_of(obj),
-            now,
-            status_cells,
-            WideSelector::LabelSelector,
-        )
+        ]
     }
 }
 
@@ -93,6 +87,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn status_completions_and_duration() {

@@ -5,31 +5,22 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::workload::{
-    replica_cells, replica_columns, spec_of, workload_cells, workload_columns, WideSelector,
-};
-use crate::table::{Column, Printer};
+use super::workload::{replica_cells, replica_columns, WideSelector, WorkloadPrinter};
+use crate::table::Column;
 
 /// Prints replica sets.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReplicaSetPrinter;
 
-impl Printer for ReplicaSetPrinter {
-    fn columns(&self) -> Vec<Column> {
-        workload_columns(
-            replica_columns("The number of ready replicas for this replica set."),
-            WideSelector::LabelSelector,
-        )
+impl WorkloadPrinter for ReplicaSetPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelSelector;
+
+    fn status_columns(&self) -> Vec<Column> {
+        replica_columns("The number of ready replicas for this replica set.")
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        workload_cells(
-            obj,
-            spec_of(obj),
-            now,
-            replica_cells(obj),
-            WideSelector::LabelSelector,
-        )
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        replica_cells(obj)
     }
 }
 
@@ -38,6 +29,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_counts() {

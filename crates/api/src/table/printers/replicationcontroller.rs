@@ -5,31 +5,22 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::workload::{
-    replica_cells, replica_columns, spec_of, workload_cells, workload_columns, WideSelector,
-};
-use crate::table::{Column, Printer};
+use super::workload::{replica_cells, replica_columns, WideSelector, WorkloadPrinter};
+use crate::table::Column;
 
 /// Prints replication controllers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReplicationControllerPrinter;
 
-impl Printer for ReplicationControllerPrinter {
-    fn columns(&self) -> Vec<Column> {
-        workload_columns(
-            replica_columns("The number of ready replicas for this replication controller."),
-            WideSelector::LabelMap,
-        )
+impl WorkloadPrinter for ReplicationControllerPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelMap;
+
+    fn status_columns(&self) -> Vec<Column> {
+        replica_columns("The number of ready replicas for this replication controller.")
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        workload_cells(
-            obj,
-            spec_of(obj),
-            now,
-            replica_cells(obj),
-            WideSelector::LabelMap,
-        )
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        replica_cells(obj)
     }
 }
 
@@ -38,6 +29,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_the_map_selector() {

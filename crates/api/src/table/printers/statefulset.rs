@@ -6,28 +6,23 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::workload::{
-    ready_over_desired, spec_of, workload_cells, workload_columns, WideSelector,
-    READY_OVER_DESIRED_COLUMN,
+    ready_over_desired, WideSelector, WorkloadPrinter, READY_OVER_DESIRED_COLUMN,
 };
-use crate::table::{Column, Printer};
+use crate::table::Column;
 
 /// Prints stateful sets.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StatefulSetPrinter;
 
-impl Printer for StatefulSetPrinter {
-    fn columns(&self) -> Vec<Column> {
-        workload_columns(vec![READY_OVER_DESIRED_COLUMN], WideSelector::Omitted)
+impl WorkloadPrinter for StatefulSetPrinter {
+    const SELECTOR: WideSelector = WideSelector::Omitted;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![READY_OVER_DESIRED_COLUMN]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        workload_cells(
-            obj,
-            spec_of(obj),
-            now,
-            vec![ready_over_desired(obj)],
-            WideSelector::Omitted,
-        )
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        vec![ready_over_desired(obj)]
     }
 }
 
@@ -36,6 +31,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_ready_over_desired() {

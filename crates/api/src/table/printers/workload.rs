@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{container_cells, count, format_label_selector, selector_string};
 use crate::json_path::{count_at, format_labels, get};
-use crate::table::{age_cell, name_cell, Column};
+use crate::table::{age_cell, name_cell, Column, Printer};
 
 /// The wide `Containers` and `Images` columns of workloads.
 const CONTAINER_COLUMNS: [Column; 2] = [
@@ -32,7 +32,7 @@ pub(super) const READY_OVER_DESIRED_COLUMN: Column =
 
 /// How a workload prints its wide `Selector` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum WideSelector {
+pub enum WideSelector {
     /// A `metav1.LabelSelector`: `<none>` when empty, `<error>` when
     /// invalid (`metav1.FormatLabelSelector`).
     LabelSelector,
@@ -45,8 +45,43 @@ pub(super) enum WideSelector {
     Omitted,
 }
 
+/// A pod controller's table: the kind supplies its status columns and
+/// cells and how its selector prints; the layout around them comes from
+/// the [`Printer`] impl below.
+pub trait WorkloadPrinter: Send + Sync {
+    /// How the wide `Selector` column prints.
+    const SELECTOR: WideSelector;
+
+    /// The columns between NAME and AGE.
+    fn status_columns(&self) -> Vec<Column>;
+
+    /// The cells of [`WorkloadPrinter::status_columns`].
+    fn status_cells(&self, obj: &Value, now: SystemTime) -> Vec<Value>;
+
+    /// The controller spec holding the pod template and selector.
+    fn controller_spec<'a>(&self, obj: &'a Value) -> &'a Value {
+        spec_of(obj)
+    }
+}
+
+impl<T: WorkloadPrinter> Printer for T {
+    fn columns(&self) -> Vec<Column> {
+        workload_columns(self.status_columns(), T::SELECTOR)
+    }
+
+    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
+        workload_cells(
+            obj,
+            self.controller_spec(obj),
+            now,
+            self.status_cells(obj, now),
+            T::SELECTOR,
+        )
+    }
+}
+
 /// NAME, `status`, AGE, wide CONTAINERS IMAGES and the selector column.
-pub(super) fn workload_columns(status: Vec<Column>, selector: WideSelector) -> Vec<Column> {
+fn workload_columns(status: Vec<Column>, selector: WideSelector) -> Vec<Column> {
     let mut cols = vec![Column::name()];
     cols.extend(status);
     cols.push(Column::age());
@@ -60,7 +95,7 @@ pub(super) fn workload_columns(status: Vec<Column>, selector: WideSelector) -> V
 /// The cells matching [`workload_columns`]: the pod template and selector
 /// are read from `spec`, the controller spec (`spec`, or a CronJob's
 /// `spec.jobTemplate.spec`).
-pub(super) fn workload_cells(
+fn workload_cells(
     obj: &Value,
     spec: &Value,
     now: SystemTime,
@@ -84,7 +119,7 @@ pub(super) fn workload_cells(
 }
 
 /// The object's `spec`, or null.
-pub(super) fn spec_of(obj: &Value) -> &Value {
+fn spec_of(obj: &Value) -> &Value {
     get(obj, &["spec"]).unwrap_or(&Value::Null)
 }
 
