@@ -5,9 +5,10 @@
 
 use serde_json::{json, Value};
 
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
     default_spec_template, default_update_strategy, non_negative, spec_of,
-    validate_apps_selector_and_template, validate_create, validate_update, SelectorUpdate,
+    validate_apps_selector_and_template, validate_update, SelectorUpdate,
 };
 use crate::field_error::{ErrorType, FieldErrors};
 use crate::json_path::{default, existing_mut, get, go_int_or_string, i64_at, str_at};
@@ -107,7 +108,7 @@ impl Strategy for DeploymentStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        validate_create(obj, validate_spec)
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {

@@ -5,8 +5,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
-    default_spec_template, labels_from_template, non_negative, spec_of, validate_create,
+    default_spec_template, labels_from_template, non_negative, spec_of,
     validate_selector_and_template, validate_template, validate_update, EmptySelector, RestartRule,
     SelectorUpdate,
 };
@@ -169,7 +170,7 @@ impl Strategy for JobStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        validate_create(obj, validate_spec)
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {

@@ -3,9 +3,10 @@
 
 use serde_json::{json, Value};
 
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
     default_spec_template, non_negative, replicas_field_label, spec_of,
-    validate_apps_selector_and_template, validate_create, validate_update, SelectorUpdate,
+    validate_apps_selector_and_template, validate_update, SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut};
@@ -33,7 +34,7 @@ impl Strategy for ReplicaSetStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        validate_create(obj, validate_spec)
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {

@@ -4,10 +4,11 @@
 
 use serde_json::{json, Value};
 
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
     default_spec_template, labels_from_template, non_negative, replicas_field_label,
-    selector_matches_template, spec_of, template_labels, validate_create, validate_template,
-    validate_update, RestartRule, SelectorUpdate,
+    selector_matches_template, spec_of, template_labels, validate_template, validate_update,
+    RestartRule, SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut, get};
@@ -64,7 +65,7 @@ impl Strategy for ReplicationControllerStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        validate_create(obj, validate_spec)
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {

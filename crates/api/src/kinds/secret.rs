@@ -6,11 +6,10 @@
 use serde_json::{json, Value};
 
 use super::config_data::{validate_keys, MAX_DATA_SIZE};
-use crate::catalog::Scope;
+use super::meta_strategy::{validate_namespaced_create, validate_namespaced_update};
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, str_at};
 use crate::strategy::Strategy;
-use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
 
 /// The strategy of `secrets`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,15 +90,11 @@ impl Strategy for SecretStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_object_meta(obj, Scope::Namespaced, NameRule::Subdomain);
-        errs.extend(validate_data(obj));
-        errs
+        validate_namespaced_create(obj, validate_data)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs =
-            validate_object_meta_update(new, old, Scope::Namespaced, NameRule::Subdomain);
-        errs.extend(validate_data(new));
+        let mut errs = validate_namespaced_update(new, old, validate_data);
         let (n, o) = (str_at(new, &["type"]), str_at(old, &["type"]));
         if n != o {
             errs.invalid("type", n, "field is immutable");

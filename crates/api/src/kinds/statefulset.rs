@@ -4,9 +4,10 @@
 
 use serde_json::{json, Value};
 
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
     default_spec_template, default_update_strategy, non_negative, spec_of,
-    validate_apps_selector_and_template, validate_create, validate_update, SelectorUpdate,
+    validate_apps_selector_and_template, validate_update, SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut, get, items_mut, object_mut, str_at};
@@ -78,7 +79,7 @@ impl Strategy for StatefulSetStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        validate_create(obj, validate_spec)
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {

@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::meta_strategy::validate_namespaced_update;
 use super::pod_spec::{default_template, validate_pod_spec};
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
@@ -16,7 +17,7 @@ use crate::json_path::{
 use crate::meta;
 use crate::selector::{validate_label_selector, LabelSelector, ObjectLabels};
 use crate::validation::object_meta::{validate_annotations, validate_labels};
-use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
+use crate::validation::{validate_object_meta, NameRule};
 
 /// The restart policies a controller's pods may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,23 +76,6 @@ pub(crate) fn validate_meta(obj: &Value) -> FieldErrors {
     validate_object_meta(obj, Scope::Namespaced, NameRule::Subdomain)
 }
 
-/// `metadata` of an updated namespaced workload.
-pub(crate) fn validate_meta_update(new: &Value, old: &Value) -> FieldErrors {
-    validate_object_meta_update(new, old, Scope::Namespaced, NameRule::Subdomain)
-}
-
-/// A workload's create validation: its metadata, then the kind's
-/// `validate_spec` (upstream's `Validate<Kind>` functions all take this
-/// shape).
-pub(crate) fn validate_create(
-    obj: &Value,
-    validate_spec: fn(&Value) -> FieldErrors,
-) -> FieldErrors {
-    let mut errs = validate_meta(obj);
-    errs.extend(validate_spec(obj));
-    errs
-}
-
 /// A workload's update validation: its metadata update, the kind's
 /// `validate_spec` on the new object, and the selector rule
 /// (`Validate<Kind>Update`).
@@ -101,8 +85,7 @@ pub(crate) fn validate_update(
     validate_spec: fn(&Value) -> FieldErrors,
     selector: SelectorUpdate,
 ) -> FieldErrors {
-    let mut errs = validate_meta_update(new, old);
-    errs.extend(validate_spec(new));
+    let mut errs = validate_namespaced_update(new, old, validate_spec);
     if selector == SelectorUpdate::Immutable {
         errs.extend(selector_immutable(new, old));
     }
