@@ -69,12 +69,7 @@ mod tests {
         let ok = json!({"metadata": {"name": "cfg", "namespace": "default"}, "data": {"a.properties": "x"}});
         assert!(ConfigMapStrategy.validate_create(&ok).is_empty());
         let dup = json!({"metadata": {"name": "cfg", "namespace": "default"}, "data": {"a": "x"}, "binaryData": {"a": "eA=="}});
-        let got: Vec<String> = ConfigMapStrategy
-            .validate_create(&dup)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = ConfigMapStrategy.validate_create(&dup).messages();
         assert_eq!(
             got,
             ["data[a]: Invalid value: \"a\": duplicate of key present in binaryData"]

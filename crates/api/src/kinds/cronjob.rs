@@ -126,12 +126,7 @@ mod tests {
             (cronjob("@daily", "Always"), vec!["spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""]),
         ];
         for (obj, want) in cases {
-            let got: Vec<String> = CronJobStrategy
-                .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = CronJobStrategy.validate_create(&obj).messages();
             assert_eq!(got, want);
         }
         let mut long = cronjob("@daily", "Never");

@@ -76,12 +76,7 @@ mod tests {
         assert_eq!(obj["spec"]["revisionHistoryLimit"], json!(10));
         assert!(DaemonSetStrategy.validate_create(&obj).is_empty());
         obj["spec"]["selector"] = json!({});
-        let got: Vec<String> = DaemonSetStrategy
-            .validate_create(&obj)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = DaemonSetStrategy.validate_create(&obj).messages();
         assert_eq!(got, ["spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for daemonset"]);
     }
 }

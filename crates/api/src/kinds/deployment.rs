@@ -215,12 +215,7 @@ mod tests {
             ),
         ];
         for (name, obj, want) in cases {
-            let got: Vec<String> = DeploymentStrategy
-                .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = DeploymentStrategy.validate_create(&obj).messages();
             assert_eq!(got, want, "{name}");
         }
     }

@@ -276,22 +276,12 @@ mod tests {
     #[test]
     fn validation_cases() {
         let always = created(json!({"template": pod_template("Always")}));
-        let got: Vec<String> = JobStrategy
-            .validate_create(&always)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = JobStrategy.validate_create(&always).messages();
         assert_eq!(got, ["spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""]);
         let indexed = created(
             json!({"completionMode": "Indexed", "parallelism": 2, "template": pod_template("Never")}),
         );
-        let got: Vec<String> = JobStrategy
-            .validate_create(&indexed)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = JobStrategy.validate_create(&indexed).messages();
         assert_eq!(
             got,
             ["spec.completions: Required value: when completion mode is Indexed"]

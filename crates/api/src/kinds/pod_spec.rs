@@ -656,11 +656,7 @@ mod tests {
         ];
         for (name, spec, want) in cases {
             let spec = defaulted(spec);
-            let got: Vec<String> = validate_pod_spec(&spec, "spec")
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = validate_pod_spec(&spec, "spec").messages();
             assert_eq!(got, want, "{name}");
         }
     }

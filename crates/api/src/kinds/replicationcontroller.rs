@@ -122,12 +122,9 @@ mod tests {
             ),
         ];
         for (name, obj, want) in cases {
-            let got: Vec<String> = ReplicationControllerStrategy
+            let got = ReplicationControllerStrategy
                 .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+                .messages();
             assert_eq!(got, want, "{name}");
         }
     }

@@ -163,12 +163,7 @@ mod tests {
         ];
         for (kind, data, want) in cases {
             let obj = json!({"metadata": {"name": "s", "namespace": "default"}, "type": kind, "data": data});
-            let got: Vec<String> = SecretStrategy
-                .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = SecretStrategy.validate_create(&obj).messages();
             assert_eq!(got, want, "{kind}");
         }
     }
@@ -177,12 +172,7 @@ mod tests {
     fn the_type_is_immutable() {
         let old = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "Opaque"});
         let new = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "kubernetes.io/basic-auth", "data": {"username": "eA=="}});
-        let got: Vec<String> = SecretStrategy
-            .validate_update(&new, &old)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = SecretStrategy.validate_update(&new, &old).messages();
         assert_eq!(
             got,
             ["type: Invalid value: \"kubernetes.io/basic-auth\": field is immutable"]

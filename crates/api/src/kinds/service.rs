@@ -253,12 +253,7 @@ mod tests {
             ("an ExternalName without a name", json!({"type": "ExternalName"}), vec!["spec.externalName: Required value"]),
         ];
         for (name, spec, want) in cases {
-            let got: Vec<String> = ServiceStrategy
-                .validate_create(&service(spec))
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = ServiceStrategy.validate_create(&service(spec)).messages();
             assert_eq!(got, want, "{name}");
         }
         let mut bad_name = service(json!({"ports": [{"port": 80}]}));

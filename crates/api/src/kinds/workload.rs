@@ -348,7 +348,7 @@ mod tests {
                 EmptySelector::Invalid("deployment"),
                 restart,
             );
-            let got: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+            let got = errs.messages();
             assert_eq!(got, want, "{name}");
         }
     }
