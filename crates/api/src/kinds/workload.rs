@@ -3,7 +3,11 @@
 //! template's labels, the template as a pod spec with the restart policies
 //! the controller supports, non-negative counts, and an immutable selector
 //! (upstream's `ValidatePodTemplateSpecForReplicaSet` and friends in
-//! pkg/apis/apps/validation and pkg/apis/batch/validation).
+//! pkg/apis/apps/validation and pkg/apis/batch/validation), and what they
+//! default the same way: the pod template, a `RollingUpdate` update
+//! strategy whose parameters differ per kind, and labels copied from the
+//! template (pkg/apis/apps/v1/defaults.go, pkg/apis/batch/v1/defaults.go).
+//! Each kind's strategy file keeps only its own table of fields and rules.
 
 use serde_json::{json, Map, Value};
 
