@@ -6,17 +6,16 @@ use serde_json::{json, Value};
 use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
     default_spec_template, default_update_strategy, non_negative, spec_of,
-    validate_apps_selector_and_template, validate_update, SelectorUpdate,
+    validate_apps_selector_and_template, validate_update, validate_update_strategy_type,
+    SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
-use crate::json_path::{default, existing_mut, str_at};
+use crate::json_path::{default, existing_mut};
 use crate::strategy::Strategy;
 
 /// The strategy of `daemonsets`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DaemonSetStrategy;
-
-const UPDATE_STRATEGIES: [&str; 2] = ["OnDelete", "RollingUpdate"];
 
 fn validate_spec(obj: &Value) -> FieldErrors {
     let mut errs = FieldErrors::default();
@@ -28,10 +27,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         &mut errs,
     );
     errs.extend(validate_apps_selector_and_template(spec, "daemonset"));
-    let kind = str_at(spec, &["updateStrategy", "type"]);
-    if !UPDATE_STRATEGIES.contains(&kind) {
-        errs.not_supported("spec.updateStrategy.type", kind, &UPDATE_STRATEGIES);
-    }
+    validate_update_strategy_type(spec, &mut errs);
     errs
 }
 

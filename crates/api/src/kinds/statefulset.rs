@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
     default_spec_template, default_update_strategy, non_negative, spec_of,
-    validate_apps_selector_and_template, validate_update, SelectorUpdate,
+    validate_apps_selector_and_template, validate_update, validate_update_strategy_type,
+    SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut, get, items_mut, object_mut, str_at};
@@ -18,7 +19,6 @@ use crate::strategy::Strategy;
 pub struct StatefulSetStrategy;
 
 const POD_MANAGEMENT: [&str; 2] = ["OrderedReady", "Parallel"];
-const UPDATE_STRATEGIES: [&str; 2] = ["OnDelete", "RollingUpdate"];
 /// The spec fields an update may change (`ValidateStatefulSetUpdate`).
 const MUTABLE_FIELDS: [&str; 7] = [
     "replicas",
@@ -38,10 +38,7 @@ fn validate_spec(obj: &Value) -> FieldErrors {
     if !POD_MANAGEMENT.contains(&pmp) {
         errs.not_supported("spec.podManagementPolicy", pmp, &POD_MANAGEMENT);
     }
-    let kind = str_at(spec, &["updateStrategy", "type"]);
-    if !UPDATE_STRATEGIES.contains(&kind) {
-        errs.not_supported("spec.updateStrategy.type", kind, &UPDATE_STRATEGIES);
-    }
+    validate_update_strategy_type(spec, &mut errs);
     errs.extend(validate_apps_selector_and_template(spec, "statefulset"));
     errs
 }

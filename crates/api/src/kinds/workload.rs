@@ -115,6 +115,19 @@ pub(crate) fn default_update_strategy(obj: &mut Value, field: &str, rolling: &[(
     }
 }
 
+/// The `updateStrategy` types of DaemonSets and StatefulSets.
+const UPDATE_STRATEGIES: [&str; 2] = ["OnDelete", "RollingUpdate"];
+
+/// `spec.updateStrategy.type` of a DaemonSet or StatefulSet is one they
+/// support (`ValidateDaemonSetUpdateStrategy`,
+/// `ValidateStatefulSetUpdateStrategy`).
+pub(crate) fn validate_update_strategy_type(spec: &Value, errs: &mut FieldErrors) {
+    let kind = str_at(spec, &["updateStrategy", "type"]);
+    if !UPDATE_STRATEGIES.contains(&kind) {
+        errs.not_supported("spec.updateStrategy.type", kind, &UPDATE_STRATEGIES);
+    }
+}
+
 /// Defaults the pod template of the controller spec `spec`.
 pub(crate) fn default_spec_template(spec: &mut Map<String, Value>) {
     default_template(spec.get_mut("template").and_then(Value::as_object_mut));
