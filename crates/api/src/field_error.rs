@@ -88,6 +88,12 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Each error as upstream prints it, for tests comparing whole lists.
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
+
     /// Adds one error.
     pub fn push(
         &mut self,
@@ -217,7 +223,7 @@ mod tests {
         );
         errs.duplicate("spec.containers[1].name", "app");
         errs.too_long("metadata.annotations", 262144);
-        let got: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+        let got = errs.messages();
         assert_eq!(
             got,
             [

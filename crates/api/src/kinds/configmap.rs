@@ -5,10 +5,9 @@
 use serde_json::Value;
 
 use super::config_data::{validate_keys, MAX_DATA_SIZE};
-use crate::catalog::Scope;
+use super::meta_strategy::{validate_namespaced_create, validate_namespaced_update};
 use crate::field_error::FieldErrors;
 use crate::strategy::Strategy;
-use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
 
 /// The strategy of `configmaps`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,15 +38,11 @@ fn validate_data(obj: &Value) -> FieldErrors {
 
 impl Strategy for ConfigMapStrategy {
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_object_meta(obj, Scope::Namespaced, NameRule::Subdomain);
-        errs.extend(validate_data(obj));
-        errs
+        validate_namespaced_create(obj, validate_data)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs =
-            validate_object_meta_update(new, old, Scope::Namespaced, NameRule::Subdomain);
-        errs.extend(validate_data(new));
+        let mut errs = validate_namespaced_update(new, old, validate_data);
         if old.get("immutable").and_then(Value::as_bool) == Some(true) {
             if new.get("immutable") != old.get("immutable") {
                 errs.forbidden("immutable", "field is immutable when `immutable` is set");
@@ -74,12 +69,7 @@ mod tests {
         let ok = json!({"metadata": {"name": "cfg", "namespace": "default"}, "data": {"a.properties": "x"}});
         assert!(ConfigMapStrategy.validate_create(&ok).is_empty());
         let dup = json!({"metadata": {"name": "cfg", "namespace": "default"}, "data": {"a": "x"}, "binaryData": {"a": "eA=="}});
-        let got: Vec<String> = ConfigMapStrategy
-            .validate_create(&dup)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = ConfigMapStrategy.validate_create(&dup).messages();
         assert_eq!(
             got,
             ["data[a]: Invalid value: \"a\": duplicate of key present in binaryData"]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::cron_schedule;
 use super::job::validate_job_template_spec;
 use super::pod_spec::default_template;
-use super::workload::{non_negative, validate_meta, validate_meta_update};
+use super::workload::{non_negative, spec_of, validate_meta, validate_update, SelectorUpdate};
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut, get, str_at};
 use crate::meta;
@@ -25,7 +25,7 @@ const MAX_NAME: usize = 52;
 
 fn validate_spec(obj: &Value) -> FieldErrors {
     let mut errs = FieldErrors::default();
-    let spec = get(obj, &["spec"]).unwrap_or(&Value::Null);
+    let spec = spec_of(obj);
     let schedule = str_at(spec, &["schedule"]);
     if schedule.is_empty() {
         errs.required("spec.schedule", "");
@@ -45,13 +45,16 @@ fn validate_spec(obj: &Value) -> FieldErrors {
     if !CONCURRENCY_POLICIES.contains(&policy) {
         errs.not_supported("spec.concurrencyPolicy", policy, &CONCURRENCY_POLICIES);
     }
-    for field in [
-        "startingDeadlineSeconds",
-        "successfulJobsHistoryLimit",
-        "failedJobsHistoryLimit",
-    ] {
-        non_negative(spec, "spec", field, &mut errs);
-    }
+    non_negative(
+        spec,
+        "spec",
+        &[
+            "startingDeadlineSeconds",
+            "successfulJobsHistoryLimit",
+            "failedJobsHistoryLimit",
+        ],
+        &mut errs,
+    );
     match get(spec, &["jobTemplate", "spec"]) {
         Some(job_spec) => errs.extend(validate_job_template_spec(
             job_spec,
@@ -90,9 +93,8 @@ impl Strategy for CronJobStrategy {
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs = validate_meta_update(new, old);
-        errs.extend(validate_spec(new));
-        errs
+        // No selector of its own: the job template's is generated later.
+        validate_update(new, old, validate_spec, SelectorUpdate::ByKindRules)
     }
 }
 
@@ -124,12 +126,7 @@ mod tests {
             (cronjob("@daily", "Always"), vec!["spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""]),
         ];
         for (obj, want) in cases {
-            let got: Vec<String> = CronJobStrategy
-                .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = CronJobStrategy.validate_create(&obj).messages();
             assert_eq!(got, want);
         }
         let mut long = cronjob("@daily", "Never");

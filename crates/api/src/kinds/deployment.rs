@@ -5,13 +5,13 @@
 
 use serde_json::{json, Value};
 
-use super::pod_spec::default_template;
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
-    non_negative, selector_immutable, validate_meta, validate_meta_update,
-    validate_selector_and_template, EmptySelector, RestartRule,
+    default_spec_template, default_update_strategy, non_negative, spec_of,
+    validate_apps_selector_and_template, validate_update, SelectorUpdate,
 };
 use crate::field_error::{ErrorType, FieldErrors};
-use crate::json_path::{default, existing_mut, get, go_int_or_string, i64_at, object_mut, str_at};
+use crate::json_path::{default, existing_mut, get, go_int_or_string, i64_at, str_at};
 use crate::strategy::Strategy;
 
 /// The strategy of `deployments`.
@@ -99,50 +99,38 @@ impl Strategy for DeploymentStrategy {
         default(spec, "replicas", json!(1));
         default(spec, "revisionHistoryLimit", json!(10));
         default(spec, "progressDeadlineSeconds", json!(600));
-        default_template(spec.get_mut("template").and_then(Value::as_object_mut));
-        if let Some(strategy) = object_mut(obj, &["spec", "strategy"]) {
-            default(strategy, "type", json!("RollingUpdate"));
-            if strategy.get("type") == Some(&json!("RollingUpdate")) {
-                if let Some(ru) = object_mut(obj, &["spec", "strategy", "rollingUpdate"]) {
-                    default(ru, "maxUnavailable", json!("25%"));
-                    default(ru, "maxSurge", json!("25%"));
-                }
-            }
-        }
+        default_spec_template(spec);
+        default_update_strategy(
+            obj,
+            "strategy",
+            &[("maxUnavailable", json!("25%")), ("maxSurge", json!("25%"))],
+        );
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_meta(obj);
-        errs.extend(validate_spec(obj));
-        errs
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs = validate_meta_update(new, old);
-        errs.extend(validate_spec(new));
-        errs.extend(selector_immutable(new, old));
-        errs
+        validate_update(new, old, validate_spec, SelectorUpdate::Immutable)
     }
 }
 
 fn validate_spec(obj: &Value) -> FieldErrors {
     let mut errs = FieldErrors::default();
-    let null = Value::Null;
-    let spec = get(obj, &["spec"]).unwrap_or(&null);
-    for field in [
-        "replicas",
-        "minReadySeconds",
-        "revisionHistoryLimit",
-        "progressDeadlineSeconds",
-    ] {
-        non_negative(spec, "spec", field, &mut errs);
-    }
-    errs.extend(validate_selector_and_template(
+    let spec = spec_of(obj);
+    non_negative(
         spec,
         "spec",
-        EmptySelector::Invalid("deployment"),
-        RestartRule::Always("ReplicaSet"),
-    ));
+        &[
+            "replicas",
+            "minReadySeconds",
+            "revisionHistoryLimit",
+            "progressDeadlineSeconds",
+        ],
+        &mut errs,
+    );
+    errs.extend(validate_apps_selector_and_template(spec, "deployment"));
     validate_strategy(spec, &mut errs);
     if let Some(deadline) = i64_at(spec, &["progressDeadlineSeconds"]) {
         if deadline <= i64_at(spec, &["minReadySeconds"]).unwrap_or_default() {
@@ -227,12 +215,7 @@ mod tests {
             ),
         ];
         for (name, obj, want) in cases {
-            let got: Vec<String> = DeploymentStrategy
-                .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = DeploymentStrategy.validate_create(&obj).messages();
             assert_eq!(got, want, "{name}");
         }
     }

@@ -5,10 +5,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::pod_spec::default_template;
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
-    non_negative, selector_immutable, validate_meta, validate_meta_update,
-    validate_selector_and_template, validate_template, EmptySelector, RestartRule,
+    default_spec_template, labels_from_template, non_negative, spec_of,
+    validate_selector_and_template, validate_template, validate_update, EmptySelector, RestartRule,
+    SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{bool_at, count_at, default, existing_mut, get, i64_at, object_mut, str_at};
@@ -74,20 +75,23 @@ pub(crate) fn default_job_spec(spec: &mut Map<String, Value>) {
         "TerminatingOrFailed"
     };
     default(spec, "podReplacementPolicy", json!(replacement));
-    default_template(spec.get_mut("template").and_then(Value::as_object_mut));
+    default_spec_template(spec);
 }
 
 /// Counts, completion mode: what `validateJobSpec` checks besides the
 /// selector and template.
 fn validate_counts(spec: &Value, at: &str, errs: &mut FieldErrors) {
-    for field in [
-        "parallelism",
-        "completions",
-        "activeDeadlineSeconds",
-        "backoffLimit",
-    ] {
-        non_negative(spec, at, field, errs);
-    }
+    non_negative(
+        spec,
+        at,
+        &[
+            "parallelism",
+            "completions",
+            "activeDeadlineSeconds",
+            "backoffLimit",
+        ],
+        errs,
+    );
     let mode = str_at(spec, &["completionMode"]);
     if !mode.is_empty() && !COMPLETION_MODES.contains(&mode) {
         errs.not_supported(format!("{at}.completionMode"), mode, &COMPLETION_MODES);
@@ -133,7 +137,7 @@ pub(crate) fn validate_job_template_spec(spec: &Value, at: &str) -> FieldErrors 
 
 fn validate_spec(obj: &Value) -> FieldErrors {
     let mut errs = FieldErrors::default();
-    let spec = get(obj, &["spec"]).unwrap_or(&Value::Null);
+    let spec = spec_of(obj);
     validate_counts(spec, "spec", &mut errs);
     errs.extend(validate_selector_and_template(
         spec,
@@ -142,21 +146,6 @@ fn validate_spec(obj: &Value) -> FieldErrors {
         RestartRule::OnFailureOrNever,
     ));
     errs
-}
-
-/// A job without labels takes its template's (`SetDefaults_Job`; upstream
-/// also applies it when reading a stored job back, which is how generated
-/// selector labels end up on the job).
-fn labels_from_template(obj: &mut Value) {
-    let template_labels = get(obj, &["spec", "template", "metadata", "labels"])
-        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
-        .cloned();
-    let has_labels = meta::labels(obj).is_some_and(|l| !l.is_empty());
-    if let (Some(labels), false) = (template_labels, has_labels) {
-        if let Some(m) = meta::metadata_mut(obj) {
-            m.insert("labels".into(), labels);
-        }
-    }
 }
 
 impl Strategy for JobStrategy {
@@ -175,19 +164,17 @@ impl Strategy for JobStrategy {
         if let Some(spec) = existing_mut(obj, &["spec"]) {
             default_job_spec(spec);
         }
+        // Upstream also applies this when reading a stored job back, which
+        // is how generated selector labels end up on the job.
         labels_from_template(obj);
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_meta(obj);
-        errs.extend(validate_spec(obj));
-        errs
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs = validate_meta_update(new, old);
-        errs.extend(validate_spec(new));
-        errs.extend(selector_immutable(new, old));
+        let mut errs = validate_update(new, old, validate_spec, SelectorUpdate::Immutable);
         for field in ["template", "completionMode"] {
             let (n, o) = (get(new, &["spec", field]), get(old, &["spec", field]));
             if n != o {
@@ -289,22 +276,12 @@ mod tests {
     #[test]
     fn validation_cases() {
         let always = created(json!({"template": pod_template("Always")}));
-        let got: Vec<String> = JobStrategy
-            .validate_create(&always)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = JobStrategy.validate_create(&always).messages();
         assert_eq!(got, ["spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""]);
         let indexed = created(
             json!({"completionMode": "Indexed", "parallelism": 2, "template": pod_template("Never")}),
         );
-        let got: Vec<String> = JobStrategy
-            .validate_create(&indexed)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = JobStrategy.validate_create(&indexed).messages();
         assert_eq!(
             got,
             ["spec.completions: Required value: when completion mode is Indexed"]

@@ -31,6 +31,31 @@ impl Strategy for MetaStrategy {
     }
 }
 
+/// Create validation of a namespaced kind whose names are DNS subdomains:
+/// its metadata, then the kind's own `rules` (upstream's `Validate<Kind>`
+/// functions all start with `ValidateObjectMeta`).
+pub(crate) fn validate_namespaced_create(
+    obj: &Value,
+    rules: fn(&Value) -> FieldErrors,
+) -> FieldErrors {
+    let mut errs = validate_object_meta(obj, Scope::Namespaced, NameRule::Subdomain);
+    errs.extend(rules(obj));
+    errs
+}
+
+/// Update validation of such a kind: the metadata update, then `rules` on
+/// the new object (`Validate<Kind>Update`); kind-specific immutability
+/// checks follow at the caller.
+pub(crate) fn validate_namespaced_update(
+    new: &Value,
+    old: &Value,
+    rules: fn(&Value) -> FieldErrors,
+) -> FieldErrors {
+    let mut errs = validate_object_meta_update(new, old, Scope::Namespaced, NameRule::Subdomain);
+    errs.extend(rules(new));
+    errs
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

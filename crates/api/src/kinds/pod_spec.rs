@@ -183,12 +183,19 @@ fn validate_ports(c: &Value, at: &str, errs: &mut FieldErrors) {
                 errs.invalid_number(format!("{at}.hostPort"), p, m);
             }
         }
-        let protocol = str_at(port, &["protocol"]);
-        if protocol.is_empty() {
-            errs.required(format!("{at}.protocol"), "");
-        } else if !PROTOCOLS.contains(&protocol) {
-            errs.not_supported(format!("{at}.protocol"), protocol, &PROTOCOLS);
-        }
+        validate_protocol(port, &at, errs);
+    }
+}
+
+/// A port's `protocol` is set and one Kubernetes supports (container and
+/// service ports share the rule, `validateContainerPorts` and
+/// `validateServicePort`).
+pub(crate) fn validate_protocol(port: &Value, at: &str, errs: &mut FieldErrors) {
+    let protocol = str_at(port, &["protocol"]);
+    if protocol.is_empty() {
+        errs.required(format!("{at}.protocol"), "");
+    } else if !PROTOCOLS.contains(&protocol) {
+        errs.not_supported(format!("{at}.protocol"), protocol, &PROTOCOLS);
     }
 }
 
@@ -649,11 +656,7 @@ mod tests {
         ];
         for (name, spec, want) in cases {
             let spec = defaulted(spec);
-            let got: Vec<String> = validate_pod_spec(&spec, "spec")
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = validate_pod_spec(&spec, "spec").messages();
             assert_eq!(got, want, "{name}");
         }
     }

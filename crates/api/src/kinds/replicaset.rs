@@ -3,13 +3,13 @@
 
 use serde_json::{json, Value};
 
-use super::pod_spec::default_template;
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
-    non_negative, selector_immutable, validate_meta, validate_meta_update,
-    validate_selector_and_template, EmptySelector, RestartRule,
+    default_spec_template, non_negative, replicas_field_label, spec_of,
+    validate_apps_selector_and_template, validate_update, SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
-use crate::json_path::{count_at, default, existing_mut, get};
+use crate::json_path::{default, existing_mut};
 use crate::strategy::Strategy;
 
 /// The strategy of `replicasets`.
@@ -18,16 +18,10 @@ pub struct ReplicaSetStrategy;
 
 fn validate_spec(obj: &Value) -> FieldErrors {
     let mut errs = FieldErrors::default();
-    let spec = get(obj, &["spec"]).unwrap_or(&Value::Null);
-    non_negative(spec, "spec", "replicas", &mut errs);
-    non_negative(spec, "spec", "minReadySeconds", &mut errs);
+    let spec = spec_of(obj);
+    non_negative(spec, "spec", &["replicas", "minReadySeconds"], &mut errs);
     // Upstream's ReplicaSet validation names deployments here too.
-    errs.extend(validate_selector_and_template(
-        spec,
-        "spec",
-        EmptySelector::Invalid("deployment"),
-        RestartRule::Always("ReplicaSet"),
-    ));
+    errs.extend(validate_apps_selector_and_template(spec, "deployment"));
     errs
 }
 
@@ -35,28 +29,20 @@ impl Strategy for ReplicaSetStrategy {
     fn default(&self, obj: &mut Value) {
         if let Some(spec) = existing_mut(obj, &["spec"]) {
             default(spec, "replicas", json!(1));
-            default_template(spec.get_mut("template").and_then(Value::as_object_mut));
+            default_spec_template(spec);
         }
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_meta(obj);
-        errs.extend(validate_spec(obj));
-        errs
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs = validate_meta_update(new, old);
-        errs.extend(validate_spec(new));
-        errs.extend(selector_immutable(new, old));
-        errs
+        validate_update(new, old, validate_spec, SelectorUpdate::Immutable)
     }
 
     fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
-        vec![(
-            "status.replicas",
-            count_at(obj, &["status", "replicas"]).to_string(),
-        )]
+        replicas_field_label(obj)
     }
 }
 

@@ -4,14 +4,15 @@
 
 use serde_json::{json, Value};
 
-use super::pod_spec::default_template;
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
-    non_negative, validate_meta, validate_meta_update, validate_template, RestartRule,
+    default_spec_template, labels_from_template, non_negative, replicas_field_label,
+    selector_matches_template, spec_of, template_labels, validate_template, validate_update,
+    RestartRule, SelectorUpdate,
 };
-use crate::field_error::{ErrorType, FieldErrors};
-use crate::json_path::{count_at, default, existing_mut, get, go_string_map};
-use crate::meta;
-use crate::selector::{LabelSelector, ObjectLabels};
+use crate::field_error::FieldErrors;
+use crate::json_path::{default, existing_mut, get};
+use crate::selector::LabelSelector;
 use crate::strategy::Strategy;
 
 /// The strategy of `replicationcontrollers`.
@@ -24,27 +25,20 @@ fn non_empty_map(v: Option<&Value>) -> Option<&Value> {
 
 fn validate_spec(obj: &Value) -> FieldErrors {
     let mut errs = FieldErrors::default();
-    let spec = get(obj, &["spec"]).unwrap_or(&Value::Null);
-    non_negative(spec, "spec", "minReadySeconds", &mut errs);
+    let spec = spec_of(obj);
+    non_negative(spec, "spec", &["minReadySeconds"], &mut errs);
     let selector = non_empty_map(get(spec, &["selector"]));
     if selector.is_none() {
         errs.required("spec.selector", "");
     }
-    non_negative(spec, "spec", "replicas", &mut errs);
+    non_negative(spec, "spec", &["replicas"], &mut errs);
     let Some(template) = get(spec, &["template"]).filter(|t| t.is_object()) else {
         errs.required("spec.template", "");
         return errs;
     };
     let parsed = selector.and_then(|m| LabelSelector::from_json(&json!({"matchLabels": m})).ok());
     if let Some(sel) = parsed {
-        if !sel.matches(&ObjectLabels(template)) {
-            errs.push(
-                ErrorType::Invalid,
-                "spec.template.metadata.labels",
-                Some(go_string_map(get(template, &["metadata", "labels"]))),
-                "`selector` does not match template `labels`",
-            );
-        }
+        selector_matches_template(&sel, template, "spec", &mut errs);
     }
     errs.extend(validate_template(
         template,
@@ -56,14 +50,8 @@ fn validate_spec(obj: &Value) -> FieldErrors {
 
 impl Strategy for ReplicationControllerStrategy {
     fn default(&self, obj: &mut Value) {
-        let template_labels =
-            non_empty_map(get(obj, &["spec", "template", "metadata", "labels"])).cloned();
-        let has_labels = meta::labels(obj).is_some_and(|l| !l.is_empty());
-        if let (Some(labels), false) = (template_labels.clone(), has_labels) {
-            if let Some(m) = meta::metadata_mut(obj) {
-                m.insert("labels".into(), labels);
-            }
-        }
+        let template_labels = template_labels(obj).cloned();
+        labels_from_template(obj);
         let Some(spec) = existing_mut(obj, &["spec"]) else {
             return;
         };
@@ -73,26 +61,21 @@ impl Strategy for ReplicationControllerStrategy {
             }
         }
         default(spec, "replicas", json!(1));
-        default_template(spec.get_mut("template").and_then(Value::as_object_mut));
+        default_spec_template(spec);
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_meta(obj);
-        errs.extend(validate_spec(obj));
-        errs
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs = validate_meta_update(new, old);
-        errs.extend(validate_spec(new));
-        errs
+        // The map selector may change (`ValidateReplicationControllerUpdate`
+        // only revalidates the spec).
+        validate_update(new, old, validate_spec, SelectorUpdate::ByKindRules)
     }
 
     fn field_labels(&self, obj: &Value) -> Vec<(&'static str, String)> {
-        vec![(
-            "status.replicas",
-            count_at(obj, &["status", "replicas"]).to_string(),
-        )]
+        replicas_field_label(obj)
     }
 }
 
@@ -139,12 +122,9 @@ mod tests {
             ),
         ];
         for (name, obj, want) in cases {
-            let got: Vec<String> = ReplicationControllerStrategy
+            let got = ReplicationControllerStrategy
                 .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+                .messages();
             assert_eq!(got, want, "{name}");
         }
     }

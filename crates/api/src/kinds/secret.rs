@@ -6,11 +6,10 @@
 use serde_json::{json, Value};
 
 use super::config_data::{validate_keys, MAX_DATA_SIZE};
-use crate::catalog::Scope;
+use super::meta_strategy::{validate_namespaced_create, validate_namespaced_update};
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, str_at};
 use crate::strategy::Strategy;
-use crate::validation::{validate_object_meta, validate_object_meta_update, NameRule};
 
 /// The strategy of `secrets`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,15 +90,11 @@ impl Strategy for SecretStrategy {
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_object_meta(obj, Scope::Namespaced, NameRule::Subdomain);
-        errs.extend(validate_data(obj));
-        errs
+        validate_namespaced_create(obj, validate_data)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs =
-            validate_object_meta_update(new, old, Scope::Namespaced, NameRule::Subdomain);
-        errs.extend(validate_data(new));
+        let mut errs = validate_namespaced_update(new, old, validate_data);
         let (n, o) = (str_at(new, &["type"]), str_at(old, &["type"]));
         if n != o {
             errs.invalid("type", n, "field is immutable");
@@ -168,12 +163,7 @@ mod tests {
         ];
         for (kind, data, want) in cases {
             let obj = json!({"metadata": {"name": "s", "namespace": "default"}, "type": kind, "data": data});
-            let got: Vec<String> = SecretStrategy
-                .validate_create(&obj)
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = SecretStrategy.validate_create(&obj).messages();
             assert_eq!(got, want, "{kind}");
         }
     }
@@ -182,12 +172,7 @@ mod tests {
     fn the_type_is_immutable() {
         let old = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "Opaque"});
         let new = json!({"metadata": {"name": "s", "namespace": "default"}, "type": "kubernetes.io/basic-auth", "data": {"username": "eA=="}});
-        let got: Vec<String> = SecretStrategy
-            .validate_update(&new, &old)
-            .0
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got = SecretStrategy.validate_update(&new, &old).messages();
         assert_eq!(
             got,
             ["type: Invalid value: \"kubernetes.io/basic-auth\": field is immutable"]

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
+use super::pod_spec::validate_protocol;
 use crate::catalog::Scope;
 use crate::field_error::FieldErrors;
 use crate::json_path::{
@@ -23,7 +24,6 @@ pub struct ServiceStrategy;
 
 const TYPES: [&str; 4] = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const AFFINITIES: [&str; 2] = ["ClientIP", "None"];
-const PROTOCOLS: [&str; 3] = ["SCTP", "TCP", "UDP"];
 const TRAFFIC_POLICIES: [&str; 2] = ["Cluster", "Local"];
 
 /// Upstream's default ClientIP affinity timeout: three hours.
@@ -55,12 +55,7 @@ fn validate_ports(spec: &Value, kind: &str, errs: &mut FieldErrors) {
         for m in names::port_number(number) {
             errs.invalid_number(format!("{at}.port"), number, m);
         }
-        let protocol = str_at(port, &["protocol"]);
-        if protocol.is_empty() {
-            errs.required(format!("{at}.protocol"), "");
-        } else if !PROTOCOLS.contains(&protocol) {
-            errs.not_supported(format!("{at}.protocol"), protocol, &PROTOCOLS);
-        }
+        validate_protocol(port, &at, errs);
         match get(port, &["targetPort"]) {
             Some(Value::String(s)) => {
                 for m in names::port_name(s) {
@@ -258,12 +253,7 @@ mod tests {
             ("an ExternalName without a name", json!({"type": "ExternalName"}), vec!["spec.externalName: Required value"]),
         ];
         for (name, spec, want) in cases {
-            let got: Vec<String> = ServiceStrategy
-                .validate_create(&service(spec))
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let got = ServiceStrategy.validate_create(&service(spec)).messages();
             assert_eq!(got, want, "{name}");
         }
         let mut bad_name = service(json!({"ports": [{"port": 80}]}));

@@ -4,10 +4,11 @@
 
 use serde_json::{json, Value};
 
-use super::pod_spec::default_template;
+use super::meta_strategy::validate_namespaced_create;
 use super::workload::{
-    non_negative, validate_meta, validate_meta_update, validate_selector_and_template,
-    EmptySelector, RestartRule,
+    default_spec_template, default_update_strategy, non_negative, spec_of,
+    validate_apps_selector_and_template, validate_update, validate_update_strategy_type,
+    SelectorUpdate,
 };
 use crate::field_error::FieldErrors;
 use crate::json_path::{default, existing_mut, get, items_mut, object_mut, str_at};
@@ -18,7 +19,6 @@ use crate::strategy::Strategy;
 pub struct StatefulSetStrategy;
 
 const POD_MANAGEMENT: [&str; 2] = ["OrderedReady", "Parallel"];
-const UPDATE_STRATEGIES: [&str; 2] = ["OnDelete", "RollingUpdate"];
 /// The spec fields an update may change (`ValidateStatefulSetUpdate`).
 const MUTABLE_FIELDS: [&str; 7] = [
     "replicas",
@@ -32,23 +32,14 @@ const MUTABLE_FIELDS: [&str; 7] = [
 
 fn validate_spec(obj: &Value) -> FieldErrors {
     let mut errs = FieldErrors::default();
-    let spec = get(obj, &["spec"]).unwrap_or(&Value::Null);
-    non_negative(spec, "spec", "replicas", &mut errs);
-    non_negative(spec, "spec", "minReadySeconds", &mut errs);
+    let spec = spec_of(obj);
+    non_negative(spec, "spec", &["replicas", "minReadySeconds"], &mut errs);
     let pmp = str_at(spec, &["podManagementPolicy"]);
     if !POD_MANAGEMENT.contains(&pmp) {
         errs.not_supported("spec.podManagementPolicy", pmp, &POD_MANAGEMENT);
     }
-    let kind = str_at(spec, &["updateStrategy", "type"]);
-    if !UPDATE_STRATEGIES.contains(&kind) {
-        errs.not_supported("spec.updateStrategy.type", kind, &UPDATE_STRATEGIES);
-    }
-    errs.extend(validate_selector_and_template(
-        spec,
-        "spec",
-        EmptySelector::Invalid("statefulset"),
-        RestartRule::Always("ReplicaSet"),
-    ));
+    validate_update_strategy_type(spec, &mut errs);
+    errs.extend(validate_apps_selector_and_template(spec, "statefulset"));
     errs
 }
 
@@ -70,7 +61,7 @@ impl Strategy for StatefulSetStrategy {
         default(spec, "replicas", json!(1));
         default(spec, "revisionHistoryLimit", json!(10));
         default(spec, "podManagementPolicy", json!("OrderedReady"));
-        default_template(spec.get_mut("template").and_then(Value::as_object_mut));
+        default_spec_template(spec);
         for claim in items_mut(spec, "volumeClaimTemplates") {
             if let Some(claim_spec) = claim.get_mut("spec").and_then(Value::as_object_mut) {
                 default(claim_spec, "volumeMode", json!("Filesystem"));
@@ -81,25 +72,15 @@ impl Strategy for StatefulSetStrategy {
             default(policy, "whenDeleted", json!("Retain"));
             default(policy, "whenScaled", json!("Retain"));
         }
-        if let Some(strategy) = object_mut(obj, &["spec", "updateStrategy"]) {
-            default(strategy, "type", json!("RollingUpdate"));
-            if strategy.get("type") == Some(&json!("RollingUpdate")) {
-                if let Some(ru) = object_mut(obj, &["spec", "updateStrategy", "rollingUpdate"]) {
-                    default(ru, "partition", json!(0));
-                }
-            }
-        }
+        default_update_strategy(obj, "updateStrategy", &[("partition", json!(0))]);
     }
 
     fn validate_create(&self, obj: &Value) -> FieldErrors {
-        let mut errs = validate_meta(obj);
-        errs.extend(validate_spec(obj));
-        errs
+        validate_namespaced_create(obj, validate_spec)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> FieldErrors {
-        let mut errs = validate_meta_update(new, old);
-        errs.extend(validate_spec(new));
+        let mut errs = validate_update(new, old, validate_spec, SelectorUpdate::ByKindRules);
         if without_mutable_fields(new) != without_mutable_fields(old) {
             errs.forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden");
         }

@@ -230,10 +230,6 @@ mod tests {
 
     use super::*;
 
-    fn messages(errs: &FieldErrors) -> Vec<String> {
-        errs.0.iter().map(ToString::to_string).collect()
-    }
-
     #[test]
     fn object_meta_cases() {
         let cases = [
@@ -317,7 +313,7 @@ mod tests {
         ];
         for (name, obj, scope, rule, want) in cases {
             assert_eq!(
-                messages(&validate_object_meta(&obj, scope, rule)),
+                validate_object_meta(&obj, scope, rule).messages(),
                 want,
                 "{name}"
             );
@@ -329,11 +325,7 @@ mod tests {
         let big = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT);
         let obj = json!({"metadata": {"name": "a", "annotations": {"k": big}}});
         assert_eq!(
-            messages(&validate_object_meta(
-                &obj,
-                Scope::Cluster,
-                NameRule::Subdomain
-            )),
+            validate_object_meta(&obj, Scope::Cluster, NameRule::Subdomain).messages(),
             ["metadata.annotations: Too long: must have at most 262144 bytes"]
         );
     }
@@ -343,12 +335,8 @@ mod tests {
         let old = json!({"metadata": {"name": "a", "namespace": "x", "uid": "1"}});
         let new = json!({"metadata": {"name": "a", "namespace": "x", "uid": "2"}});
         assert_eq!(
-            messages(&validate_object_meta_update(
-                &new,
-                &old,
-                Scope::Namespaced,
-                NameRule::Subdomain
-            )),
+            validate_object_meta_update(&new, &old, Scope::Namespaced, NameRule::Subdomain)
+                .messages(),
             ["metadata.uid: Invalid value: \"2\": field is immutable"]
         );
     }

@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, format_label_selector, CONTAINER_COLUMNS, SELECTOR_COLUMN};
+use super::workload::{WideSelector, WorkloadPrinter};
 use crate::json_path::{array_at, get, str_at};
-use crate::table::{age_cell, age_since, name_cell, Column, Printer};
+use crate::table::{age_since, Column};
 
 /// Prints cron jobs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,10 +30,11 @@ fn or_none(s: &str) -> String {
     }
 }
 
-impl Printer for CronJobPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
+impl WorkloadPrinter for CronJobPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelSelector;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![
             Column::string("Schedule", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
             Column::string("Timezone", "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
             Column {
@@ -42,17 +43,10 @@ impl Printer for CronJobPrinter {
             },
             Column::integer("Active", "A list of pointers to currently running jobs."),
             Column::string("Last Schedule", "Information when was the last time the job was successfully scheduled."),
-            Column::age(),
-        ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols.push(SELECTOR_COLUMN);
-        cols
+        ]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let job_spec = get(obj, &["spec", "jobTemplate", "spec"]).unwrap_or(&Value::Null);
-        let [names, images] =
-            container_cells(get(job_spec, &["template", "spec"]).unwrap_or(&Value::Null));
+    fn status_cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
         let last = str_at(obj, &["status", "lastScheduleTime"]);
         let last_cell = if last.is_empty() {
             "<none>".to_owned()
@@ -60,17 +54,17 @@ impl Printer for CronJobPrinter {
             age_since(Some(last), now)
         };
         vec![
-            name_cell(obj),
             Value::from(str_at(obj, &["spec", "schedule"])),
             Value::from(or_none(str_at(obj, &["spec", "timeZone"]))),
             Value::from(bool_cell(get(obj, &["spec", "suspend"]))),
             Value::from(array_at(obj, &["status", "active"]).len()),
             Value::from(last_cell),
-            age_cell(obj, now),
-            names,
-            images,
-            Value::from(format_label_selector(get(job_spec, &["selector"]))),
         ]
+    }
+
+    /// The job template's spec: its pod template and selector print.
+    fn controller_spec<'a>(&self, obj: &'a Value) -> &'a Value {
+        get(obj, &["spec", "jobTemplate", "spec"]).unwrap_or(&Value::Null)
     }
 }
 
@@ -79,6 +73,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_schedule_and_activity() {

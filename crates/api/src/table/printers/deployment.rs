@@ -5,48 +5,32 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, count, selector_string, CONTAINER_COLUMNS, SELECTOR_COLUMN};
-use crate::json_path::{count_at, get};
-use crate::table::{age_cell, name_cell, Column, Printer};
+use super::count;
+use super::workload::{
+    ready_over_desired, WideSelector, WorkloadPrinter, READY_OVER_DESIRED_COLUMN,
+};
+use crate::table::Column;
 
 /// Prints deployments.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DeploymentPrinter;
 
-impl Printer for DeploymentPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
-            Column::string("Ready", "Number of the pod with ready state"),
+impl WorkloadPrinter for DeploymentPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelSelectorOrInvalid;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![
+            READY_OVER_DESIRED_COLUMN,
             Column::string("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
             Column::string("Available", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
-            Column::age(),
-        ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols.push(SELECTOR_COLUMN);
-        cols
+        ]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let ready = format!(
-            "{}/{}",
-            count_at(obj, &["status", "readyReplicas"]),
-            count_at(obj, &["spec", "replicas"])
-        );
-        let [names, images] =
-            container_cells(get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null));
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
         vec![
-            name_cell(obj),
-            Value::from(ready),
+            ready_over_desired(obj),
             count(obj, &["status", "updatedReplicas"]),
             count(obj, &["status", "availableReplicas"]),
-            age_cell(obj, now),
-            names,
-            images,
-            Value::from(
-                selector_string(get(obj, &["spec", "selector"]))
-                    .unwrap_or_else(|| "<invalid>".to_owned()),
-            ),
         ]
     }
 }
@@ -56,6 +40,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_readiness_and_wide_columns() {

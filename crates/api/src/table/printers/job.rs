@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, format_label_selector, CONTAINER_COLUMNS, SELECTOR_COLUMN};
-use crate::json_path::{array_at, count_at, get, i64_at, str_at};
-use crate::table::{age_cell, human_since, name_cell, parse_timestamp, Column, Printer};
+use super::workload::{WideSelector, WorkloadPrinter};
+use crate::json_path::{array_at, count_at, i64_at, str_at};
+use crate::table::{human_since, parse_timestamp, Column};
 
 /// Prints jobs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,35 +59,25 @@ fn duration(job: &Value, now: SystemTime) -> String {
     }
 }
 
-impl Printer for JobPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
+impl WorkloadPrinter for JobPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelSelector;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![
             Column::string("Status", "Status of the job."),
             Column::string(
                 "Completions",
                 "The desired number of successfully finished pods the job should be run with.",
             ),
             Column::string("Duration", "Time required to complete the job."),
-            Column::age(),
-        ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols.push(SELECTOR_COLUMN);
-        cols
+        ]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let [names, images] =
-            container_cells(get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null));
+    fn status_cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
         vec![
-            name_cell(obj),
             Value::from(status(obj)),
             Value::from(completions(obj)),
             Value::from(duration(obj, now)),
-            age_cell(obj, now),
-            names,
-            images,
-            Value::from(format_label_selector(get(obj, &["spec", "selector"]))),
         ]
     }
 }
@@ -97,6 +87,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn status_completions_and_duration() {

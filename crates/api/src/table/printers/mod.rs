@@ -41,6 +41,7 @@ mod storage_helpers;
 mod storageclass;
 mod volumeattachment;
 mod webhookconfiguration;
+mod workload;
 
 use serde_json::Value;
 
@@ -83,23 +84,8 @@ pub use storageclass::StorageClassPrinter;
 pub use volumeattachment::VolumeAttachmentPrinter;
 pub use webhookconfiguration::WebhookConfigurationPrinter;
 
-use super::Column;
 use crate::json_path::array_at;
 use crate::selector::LabelSelector;
-
-/// The wide `Containers` and `Images` columns of workloads.
-const CONTAINER_COLUMNS: [Column; 2] = [
-    Column::string("Containers", "Names of each container in the template.").wide(),
-    Column::string(
-        "Images",
-        "Images referenced by each container in the template.",
-    )
-    .wide(),
-];
-
-/// The wide `Selector` column of workloads.
-const SELECTOR_COLUMN: Column =
-    Column::string("Selector", "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.").wide();
 
 /// The `Containers` and `Images` cells of the pod spec `spec`
 /// (`layoutContainerCells`).

@@ -5,47 +5,22 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, count, CONTAINER_COLUMNS, SELECTOR_COLUMN};
-use crate::json_path::{format_labels, get};
-use crate::table::{age_cell, name_cell, Column, Printer};
+use super::workload::{replica_cells, replica_columns, WideSelector, WorkloadPrinter};
+use crate::table::Column;
 
 /// Prints replication controllers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReplicationControllerPrinter;
 
-impl Printer for ReplicationControllerPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
-            Column::integer("Desired", "Replicas is the number of desired replicas."),
-            Column::integer(
-                "Current",
-                "Replicas is the most recently observed number of replicas.",
-            ),
-            Column::integer(
-                "Ready",
-                "The number of ready replicas for this replication controller.",
-            ),
-            Column::age(),
-        ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols.push(SELECTOR_COLUMN);
-        cols
+impl WorkloadPrinter for ReplicationControllerPrinter {
+    const SELECTOR: WideSelector = WideSelector::LabelMap;
+
+    fn status_columns(&self) -> Vec<Column> {
+        replica_columns("The number of ready replicas for this replication controller.")
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let [names, images] =
-            container_cells(get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null));
-        vec![
-            name_cell(obj),
-            count(obj, &["spec", "replicas"]),
-            count(obj, &["status", "replicas"]),
-            count(obj, &["status", "readyReplicas"]),
-            age_cell(obj, now),
-            names,
-            images,
-            Value::from(format_labels(get(obj, &["spec", "selector"]))),
-        ]
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        replica_cells(obj)
     }
 }
 
@@ -54,6 +29,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_the_map_selector() {

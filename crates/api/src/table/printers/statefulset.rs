@@ -5,40 +5,24 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{container_cells, CONTAINER_COLUMNS};
-use crate::json_path::{count_at, get};
-use crate::table::{age_cell, name_cell, Column, Printer};
+use super::workload::{
+    ready_over_desired, WideSelector, WorkloadPrinter, READY_OVER_DESIRED_COLUMN,
+};
+use crate::table::Column;
 
 /// Prints stateful sets.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StatefulSetPrinter;
 
-impl Printer for StatefulSetPrinter {
-    fn columns(&self) -> Vec<Column> {
-        let mut cols = vec![
-            Column::name(),
-            Column::string("Ready", "Number of the pod with ready state"),
-            Column::age(),
-        ];
-        cols.extend(CONTAINER_COLUMNS);
-        cols
+impl WorkloadPrinter for StatefulSetPrinter {
+    const SELECTOR: WideSelector = WideSelector::Omitted;
+
+    fn status_columns(&self) -> Vec<Column> {
+        vec![READY_OVER_DESIRED_COLUMN]
     }
 
-    fn cells(&self, obj: &Value, now: SystemTime) -> Vec<Value> {
-        let ready = format!(
-            "{}/{}",
-            count_at(obj, &["status", "readyReplicas"]),
-            count_at(obj, &["spec", "replicas"])
-        );
-        let [names, images] =
-            container_cells(get(obj, &["spec", "template", "spec"]).unwrap_or(&Value::Null));
-        vec![
-            name_cell(obj),
-            Value::from(ready),
-            age_cell(obj, now),
-            names,
-            images,
-        ]
+    fn status_cells(&self, obj: &Value, _now: SystemTime) -> Vec<Value> {
+        vec![ready_over_desired(obj)]
     }
 }
 
@@ -47,6 +31,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::table::Printer;
 
     #[test]
     fn prints_ready_over_desired() {
