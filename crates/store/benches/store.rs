@@ -21,7 +21,7 @@ use futures::StreamExt;
 use rkube_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use rkube_store::etcd::EtcdStore;
 use rkube_store::{KeyRange, PrevKv, Store, WatchRequest};
-use rkube_testkit::EtcdProcess;
+use rkube_testkit::{EtcdProcess, Latencies};
 
 /// Concurrent writers per write phase.
 const WRITERS: [usize; 3] = [1, 16, 256];
@@ -53,28 +53,6 @@ const SMOKE: Budget = Budget {
     read_phase: Duration::from_millis(200),
     watched_writes: 20,
 };
-
-/// Latencies of one phase, sorted.
-struct Latencies(Vec<Duration>);
-
-impl Latencies {
-    fn new(mut samples: Vec<Duration>) -> Self {
-        samples.sort_unstable();
-        Latencies(samples)
-    }
-
-    /// The `p`-th percentile (nearest rank), in milliseconds.
-    fn percentile_ms(&self, p: f64) -> f64 {
-        if self.0.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
-        let index = rank.clamp(1, self.0.len()) - 1;
-        self.0
-            .get(index)
-            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
-    }
-}
 
 /// What one backend achieved.
 struct Figures {

@@ -8,11 +8,13 @@
 //! This crate is for `[dev-dependencies]` only.
 
 mod etcd;
+mod latencies;
 mod ports;
 mod ready;
 mod rkube_server;
 
 pub use etcd::{EtcdProcess, ETCD_BINARY};
+pub use latencies::Latencies;
 pub use rkube_server::{RkubeServer, KUBECTL};
 
 /// Why a helper process could not be started.
