@@ -126,19 +126,7 @@ fn make_serving(issuer: &Issuer<'_, &KeyPair>, extra_sans: &[String]) -> Result<
     }
     let mut params = CertificateParams::new(sans)?;
     params.distinguished_name = name("kube-apiserver", &[]);
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    params.not_after = rcgen::date_time_ymd(2036, 1, 1);
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, issuer)?;
-    Ok(CertAndKey {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
+    sign_leaf(params, ExtendedKeyUsagePurpose::ServerAuth, issuer)
 }
 
 /// A client certificate: the CN is the user name and each O a group, as
@@ -150,11 +138,21 @@ pub fn make_client(
 ) -> Result<CertAndKey> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = name(user, groups);
+    sign_leaf(params, ExtendedKeyUsagePurpose::ClientAuth, issuer)
+}
+
+/// Signs a serving or client certificate with the CA: the key usages both
+/// kinds share, the one extended usage that tells them apart.
+fn sign_leaf(
+    mut params: CertificateParams,
+    usage: ExtendedKeyUsagePurpose,
+    issuer: &Issuer<'_, &KeyPair>,
+) -> Result<CertAndKey> {
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.extended_key_usages = vec![usage];
     params.use_authority_key_identifier_extension = true;
     params.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let key = KeyPair::generate()?;
