@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Authenticated, TestServer};
+use common::{Authenticated, RawHttp, TestServer};
 use serde_json::json;
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");

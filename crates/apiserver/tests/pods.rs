@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Authenticated, RawClient, TestServer};
+use common::{Authenticated, RawClient, RawHttp, TestServer};
 use serde_json::json;
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");

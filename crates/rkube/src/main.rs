@@ -3,6 +3,7 @@
 
 mod backup;
 mod cli;
+mod components;
 mod kubectl;
 mod server;
 

@@ -1,7 +1,8 @@
 //! `rkube server`: the control plane on this machine.
 //!
 //! Opens the store (embedded in `<data-dir>/db` unless `--datastore-endpoint`
-//! names an etcd), then serves the Kubernetes API until Ctrl-C or SIGTERM.
+//! names an etcd), serves the Kubernetes API and runs the embedded components
+//! until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use rkube_store::Store;
 use tracing::info;
 
 use crate::cli::ServerArgs;
+use crate::components::{client_from_kubeconfig, Components};
 
 /// Runs the server until a shutdown signal.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -38,10 +40,34 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         dir = args.data_dir.display(),
     );
 
-    server
-        .run(shutdown_signal())
+    // Components first, so that on shutdown they stop (the agent stops its
+    // pods) while the apiserver still answers them.
+    let api_stop = tokio_util::sync::CancellationToken::new();
+    let kubeconfig = server.kubeconfig_path().to_path_buf();
+    let mut api = tokio::spawn(server.run(api_stop.clone().cancelled_owned()));
+    let client = client_from_kubeconfig(&kubeconfig).await?;
+    let version = client
+        .apiserver_version()
         .await
-        .context("serving the API")?;
+        .context("the apiserver does not answer its own client")?;
+    info!(version = %version.git_version, "components connect through the API");
+    let mut components = Components::new();
+    // Embedded components (scheduler, controller-manager, agent) are
+    // spawned here with `components.spawn(name, |stop| …)`.
+
+    let (outcome, api_running) = tokio::select! {
+        outcome = components.run_until(shutdown_signal()) => (outcome, true),
+        served = &mut api => (
+            api_stopped(served).and_then(|()| Err(anyhow::anyhow!("the apiserver stopped on its own"))),
+            false,
+        ),
+    };
+    components.stop().await;
+    api_stop.cancel();
+    if api_running {
+        api_stopped(api.await)?;
+    }
+    outcome?;
     info!("stopped");
     Ok(())
 }
@@ -75,6 +101,16 @@ async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
     }
+}
+
+/// The apiserver task's end as an error, unless it stopped because we
+/// asked it to.
+fn api_stopped(
+    joined: Result<Result<(), rkube_apiserver::ServeError>, tokio::task::JoinError>,
+) -> anyhow::Result<()> {
+    joined
+        .context("the apiserver panicked")?
+        .context("serving the API")
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -7,12 +7,14 @@
 //!
 //! This crate is for `[dev-dependencies]` only.
 
+mod apiserver;
 mod etcd;
 mod latencies;
 mod ports;
 mod ready;
 mod rkube_server;
 
+pub use apiserver::{wait_for_line, KillOnDrop, TestApiserver, KUBECTL_DEADLINE};
 pub use etcd::{EtcdProcess, ETCD_BINARY};
 pub use latencies::Latencies;
 pub use rkube_server::{RkubeServer, KUBECTL};
@@ -53,3 +55,17 @@ pub enum Error {
 
 /// A testkit result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A kube-rs client for the cluster a kubeconfig file points at (its
+/// current context), as components and tests connect to an apiserver.
+pub async fn kube_client(
+    kubeconfig: &std::path::Path,
+) -> std::result::Result<kube::Client, Box<dyn std::error::Error + Send + Sync>> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await?;
+    Ok(kube::Client::try_from(config)?)
+}
