@@ -519,3 +519,97 @@ fn typed_create_commands_send_protobuf_that_the_server_decodes() {
         "{svc}"
     );
 }
+
+#[test]
+fn typed_create_commands_for_batch_rbac_policy_and_networking_kinds_work() {
+    let server = TestServer::start();
+    let json_of = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&server.kubectl_ok(args)).expect("json")
+    };
+    server.kubectl_ok(&[
+        "create",
+        "cronjob",
+        "tick",
+        "--image=busybox:1.35",
+        "--schedule=*/5 * * * *",
+        "--",
+        "date",
+    ]);
+    let cj = json_of(&["get", "cronjob", "tick", "-o", "json"]);
+    assert_eq!(cj["spec"]["schedule"], "*/5 * * * *");
+    let container = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["command"], serde_json::json!(["date"]));
+
+    // `--from` copies the CronJob's template and sets an owner reference.
+    server.kubectl_ok(&["create", "job", "now", "--from=cronjob/tick"]);
+    let job = json_of(&["get", "job", "now", "-o", "json"]);
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox:1.35"
+    );
+
+    server.kubectl_ok(&["create", "quota", "q", "--hard=pods=3,requests.cpu=1"]);
+    let q = json_of(&["get", "resourcequota", "q", "-o", "json"]);
+    assert_eq!(q["spec"]["hard"]["pods"], "3");
+
+    server.kubectl_ok(&["create", "priorityclass", "high", "--value=1000"]);
+    let pc = json_of(&["get", "priorityclass", "high", "-o", "json"]);
+    assert_eq!(pc["value"], 1000);
+
+    server.kubectl_ok(&[
+        "create",
+        "role",
+        "reader",
+        "--verb=get,list",
+        "--resource=pods",
+    ]);
+    server.kubectl_ok(&[
+        "create",
+        "rolebinding",
+        "rb",
+        "--role=reader",
+        "--user=alice",
+    ]);
+    server.kubectl_ok(&[
+        "create",
+        "clusterrole",
+        "cr",
+        "--verb=get",
+        "--resource=nodes",
+    ]);
+    server.kubectl_ok(&[
+        "create",
+        "clusterrolebinding",
+        "crb",
+        "--clusterrole=cr",
+        "--group=ops",
+    ]);
+    let rb = json_of(&["get", "rolebinding", "rb", "-o", "json"]);
+    assert_eq!(rb["roleRef"]["name"], "reader");
+    assert_eq!(rb["subjects"][0]["name"], "alice");
+    let cr = json_of(&["get", "clusterrole", "cr", "-o", "json"]);
+    assert_eq!(cr["rules"][0]["resources"], serde_json::json!(["nodes"]));
+
+    server.kubectl_ok(&[
+        "create",
+        "pdb",
+        "p",
+        "--selector=app=web",
+        "--min-available=50%",
+    ]);
+    let pdb = json_of(&["get", "pdb", "p", "-o", "json"]);
+    assert_eq!(pdb["spec"]["minAvailable"], "50%");
+
+    server.kubectl_ok(&[
+        "create",
+        "ingress",
+        "i",
+        "--rule=shop.example/cart*=cart:8080",
+    ]);
+    let ing = json_of(&["get", "ingress", "i", "-o", "json"]);
+    let path = &ing["spec"]["rules"][0]["http"]["paths"][0];
+    assert_eq!(ing["spec"]["rules"][0]["host"], "shop.example");
+    assert_eq!(path["backend"]["service"]["port"]["number"], 8080);
+    assert_eq!(path["pathType"], "Prefix");
+}

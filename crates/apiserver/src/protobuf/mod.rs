@@ -4,13 +4,18 @@
 //! object's protobuf bytes (`apimachinery/pkg/runtime/serializer/protobuf`).
 //!
 //! Typed clients also send `DeleteOptions` this way. Only kinds whose
-//! messages are listed in [`MESSAGES`] decode (their field
-//! numbers are those of upstream's `generated.proto`); any other kind is a
-//! 415 telling the client to send JSON. Unknown field numbers are skipped.
+//! messages are tabled in [`messages`] decode; any other kind is a 415
+//! telling the client to send JSON. Unknown field numbers are skipped.
 
 use serde_json::{json, Map, Value};
 
 use crate::status::{ApiError, ApiResult, Reason};
+
+mod messages;
+mod wire;
+
+use messages::MESSAGES;
+use wire::{Reader, Wire};
 
 /// The envelope's magic prefix.
 const MAGIC: &[u8] = b"k8s\x00";
@@ -33,6 +38,10 @@ enum Field {
     StrMap(&'static str),
     /// `map<string,bytes>`, base64 in JSON.
     BytesMap(&'static str),
+    /// A `Quantity` (`{string = 1}`).
+    Quantity(&'static str),
+    /// An embedded Go struct: its fields merge into the enclosing object.
+    Inline(&'static [(u64, Field)]),
     /// A nested message.
     Msg(&'static str, &'static [(u64, Field)]),
     /// A repeated nested message.
@@ -42,182 +51,6 @@ enum Field {
     /// `map<string,Quantity>` (`Quantity` is `{string = 1}`).
     QuantityMap(&'static str),
 }
-
-const OBJECT_META: &[(u64, Field)] = &[
-    (1, Field::Str("name")),
-    (2, Field::Str("generateName")),
-    (3, Field::Str("namespace")),
-    (5, Field::Str("uid")),
-    (6, Field::Str("resourceVersion")),
-    (7, Field::Int("generation")),
-    (11, Field::StrMap("labels")),
-    (12, Field::StrMap("annotations")),
-    (14, Field::Strings("finalizers")),
-];
-
-const LOCAL_OBJECT_REFERENCE: &[(u64, Field)] = &[(1, Field::Str("name"))];
-
-const OBJECT_REFERENCE: &[(u64, Field)] = &[
-    (1, Field::Str("kind")),
-    (2, Field::Str("namespace")),
-    (3, Field::Str("name")),
-    (4, Field::Str("uid")),
-    (5, Field::Str("apiVersion")),
-];
-
-const CONFIG_MAP: &[(u64, Field)] = &[
-    (1, Field::Msg("metadata", OBJECT_META)),
-    (2, Field::StrMap("data")),
-    (3, Field::BytesMap("binaryData")),
-    (4, Field::Bool("immutable")),
-];
-
-const SECRET: &[(u64, Field)] = &[
-    (1, Field::Msg("metadata", OBJECT_META)),
-    (2, Field::BytesMap("data")),
-    (3, Field::Str("type")),
-    (4, Field::StrMap("stringData")),
-    (5, Field::Bool("immutable")),
-];
-
-const NAMESPACE: &[(u64, Field)] = &[
-    (1, Field::Msg("metadata", OBJECT_META)),
-    (2, Field::Msg("spec", &[(1, Field::Strings("finalizers"))])),
-];
-
-const SERVICE_ACCOUNT: &[(u64, Field)] = &[
-    (1, Field::Msg("metadata", OBJECT_META)),
-    (2, Field::Msgs("secrets", OBJECT_REFERENCE)),
-    (3, Field::Msgs("imagePullSecrets", LOCAL_OBJECT_REFERENCE)),
-    (4, Field::Bool("automountServiceAccountToken")),
-];
-
-const DELETE_OPTIONS: &[(u64, Field)] = &[
-    (1, Field::Int("gracePeriodSeconds")),
-    (
-        2,
-        Field::Msg(
-            "preconditions",
-            &[(1, Field::Str("uid")), (2, Field::Str("resourceVersion"))],
-        ),
-    ),
-    (3, Field::Bool("orphanDependents")),
-    (4, Field::Str("propagationPolicy")),
-    (5, Field::Strings("dryRun")),
-];
-
-const LABEL_SELECTOR: &[(u64, Field)] = &[
-    (1, Field::StrMap("matchLabels")),
-    (
-        2,
-        Field::Msgs(
-            "matchExpressions",
-            &[
-                (1, Field::Str("key")),
-                (2, Field::Str("operator")),
-                (3, Field::Strings("values")),
-            ],
-        ),
-    ),
-];
-
-const CONTAINER_PORT: &[(u64, Field)] = &[
-    (1, Field::Str("name")),
-    (2, Field::Int("hostPort")),
-    (3, Field::Int("containerPort")),
-    (4, Field::Str("protocol")),
-    (5, Field::Str("hostIP")),
-];
-
-const CONTAINER: &[(u64, Field)] = &[
-    (1, Field::Str("name")),
-    (2, Field::Str("image")),
-    (3, Field::Strings("command")),
-    (4, Field::Strings("args")),
-    (5, Field::Str("workingDir")),
-    (6, Field::Msgs("ports", CONTAINER_PORT)),
-    (
-        8,
-        Field::Msg(
-            "resources",
-            &[
-                (1, Field::QuantityMap("limits")),
-                (2, Field::QuantityMap("requests")),
-            ],
-        ),
-    ),
-    (14, Field::Str("imagePullPolicy")),
-];
-
-const POD_SPEC: &[(u64, Field)] = &[
-    (2, Field::Msgs("containers", CONTAINER)),
-    (3, Field::Str("restartPolicy")),
-    (4, Field::Int("terminationGracePeriodSeconds")),
-    (6, Field::Str("dnsPolicy")),
-    (7, Field::StrMap("nodeSelector")),
-    (8, Field::Str("serviceAccountName")),
-];
-
-const POD_TEMPLATE_SPEC: &[(u64, Field)] = &[
-    (1, Field::Msg("metadata", OBJECT_META)),
-    (2, Field::Msg("spec", POD_SPEC)),
-];
-
-const DEPLOYMENT: &[(u64, Field)] = &[
-    (1, Field::Msg("metadata", OBJECT_META)),
-    (
-        2,
-        Field::Msg(
-            "spec",
-            &[
-                (1, Field::Int("replicas")),
-                (2, Field::Msg("selector", LABEL_SELECTOR)),
-                (3, Field::Msg("template", POD_TEMPLATE_SPEC)),
-                (4, Field::Msg("strategy", &[(1, Field::Str("type"))])),
-                (5, Field::Int("minReadySeconds")),
-                (6, Field::Int("revisionHistoryLimit")),
-                (7, Field::Bool("paused")),
-                (9, Field::Int("progressDeadlineSeconds")),
-            ],
-        ),
-    ),
-];
-
-const SERVICE_PORT: &[(u64, Field)] = &[
-    (1, Field::Str("name")),
-    (2, Field::Str("protocol")),
-    (3, Field::Int("port")),
-    (4, Field::IntOrString("targetPort")),
-    (5, Field::Int("nodePort")),
-];
-
-const SERVICE: &[(u64, Field)] = &[
-    (1, Field::Msg("metadata", OBJECT_META)),
-    (
-        2,
-        Field::Msg(
-            "spec",
-            &[
-                (1, Field::Msgs("ports", SERVICE_PORT)),
-                (2, Field::StrMap("selector")),
-                (3, Field::Str("clusterIP")),
-                (4, Field::Str("type")),
-            ],
-        ),
-    ),
-];
-
-/// The messages this server decodes, by `apiVersion` and `kind`.
-const MESSAGES: &[(&str, &str, Message)] = &[
-    ("v1", "DeleteOptions", DELETE_OPTIONS),
-    ("meta.k8s.io/v1", "DeleteOptions", DELETE_OPTIONS),
-    ("v1", "ConfigMap", CONFIG_MAP),
-    ("v1", "Secret", SECRET),
-    ("v1", "Namespace", NAMESPACE),
-    ("v1", "ServiceAccount", SERVICE_ACCOUNT),
-    ("v1", "Service", SERVICE),
-    ("apps/v1", "Deployment", DEPLOYMENT),
-];
 
 /// Decodes a protobuf request body into the JSON object it encodes.
 pub fn decode(body: &[u8]) -> ApiResult<Value> {
@@ -253,7 +86,7 @@ pub fn decode(body: &[u8]) -> ApiResult<Value> {
         return Err(ApiError::new(
             Reason::UnsupportedMediaType,
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (protobuf is decoded only for ConfigMap, Secret, Namespace, ServiceAccount, Service and Deployment, not {api_version} {kind})"
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (protobuf is not decoded for {api_version} {kind})"
             ),
         ));
     };
@@ -312,6 +145,14 @@ fn message_to_json(bytes: &[u8], fields: &[(u64, Field)]) -> Result<Value, &'sta
             (Field::Msg(name, inner), Wire::Bytes(b)) => {
                 out.insert(name.into(), message_to_json(b, inner)?);
             }
+            (Field::Inline(inner), Wire::Bytes(b)) => {
+                if let Value::Object(fields) = message_to_json(b, inner)? {
+                    out.extend(fields);
+                }
+            }
+            (Field::Quantity(name), Wire::Bytes(b)) => {
+                out.insert(name.into(), json!(quantity(b)?));
+            }
             (Field::IntOrString(name), Wire::Bytes(b)) => {
                 let mut is_string = false;
                 let mut int_val = 0u64;
@@ -333,23 +174,17 @@ fn message_to_json(bytes: &[u8], fields: &[(u64, Field)]) -> Result<Value, &'sta
             }
             (Field::QuantityMap(name), Wire::Bytes(entry)) => {
                 let mut key = String::new();
-                let mut quantity = String::new();
+                let mut value = String::new();
                 for (n, v) in Reader(entry).fields()? {
                     match (n, v) {
                         (1, Wire::Bytes(k)) => key = String::from_utf8_lossy(k).into_owned(),
-                        (2, Wire::Bytes(q)) => {
-                            for (qn, qv) in Reader(q).fields()? {
-                                if let (1, Wire::Bytes(text)) = (qn, qv) {
-                                    quantity = String::from_utf8_lossy(text).into_owned();
-                                }
-                            }
-                        }
+                        (2, Wire::Bytes(q)) => value = quantity(q)?,
                         _ => {}
                     }
                 }
                 let map = out.entry(name).or_insert_with(|| json!({}));
                 if let Value::Object(map) = map {
-                    map.insert(key, json!(quantity));
+                    map.insert(key, json!(value));
                 }
             }
             (Field::Msgs(name, inner), Wire::Bytes(b)) => {
@@ -361,6 +196,17 @@ fn message_to_json(bytes: &[u8], fields: &[(u64, Field)]) -> Result<Value, &'sta
     Ok(Value::Object(out))
 }
 
+/// A `resource.Quantity` message: its string form.
+fn quantity(bytes: &[u8]) -> Result<String, &'static str> {
+    let mut text = String::new();
+    for (n, v) in Reader(bytes).fields()? {
+        if let (1, Wire::Bytes(t)) = (n, v) {
+            text = String::from_utf8_lossy(t).into_owned();
+        }
+    }
+    Ok(text)
+}
+
 fn push(out: &mut Map<String, Value>, name: &str, value: Value) {
     let list = out.entry(name).or_insert_with(|| json!([]));
     if let Value::Array(list) = list {
@@ -368,71 +214,22 @@ fn push(out: &mut Map<String, Value>, name: &str, value: Value) {
     }
 }
 
-/// One field's value on the wire.
-enum Wire<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    Fixed,
-}
-
-/// A protobuf wire-format reader over one message.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn varint(&mut self) -> Result<u64, &'static str> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = self.0.split_first().ok_or("truncated varint")?;
-            self.0 = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err("varint too long")
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        if n > self.0.len() {
-            return Err("truncated field");
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-
-    fn fields(mut self) -> Result<Vec<(u64, Wire<'a>)>, &'static str> {
-        let mut out = Vec::new();
-        while !self.0.is_empty() {
-            let key = self.varint()?;
-            let value = match key & 7 {
-                0 => Wire::Varint(self.varint()?),
-                1 => {
-                    self.take(8)?;
-                    Wire::Fixed
-                }
-                2 => {
-                    let len = usize::try_from(self.varint()?).map_err(|_| "length overflow")?;
-                    Wire::Bytes(self.take(len)?)
-                }
-                5 => {
-                    self.take(4)?;
-                    Wire::Fixed
-                }
-                _ => return Err("unsupported wire type"),
-            };
-            out.push((key >> 3, value));
-        }
-        Ok(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
     fn field(number: u64, bytes: &[u8]) -> Vec<u8> {
-        let mut out = vec![((number << 3) | 2) as u8, bytes.len() as u8];
+        let mut out = Vec::new();
+        varint((number << 3) | 2, &mut out);
+        varint(bytes.len() as u64, &mut out);
         out.extend_from_slice(bytes);
         out
     }
@@ -470,7 +267,7 @@ mod tests {
         let obj = decode(&envelope("v1", "Secret", &raw)).expect("decodes");
         assert_eq!(obj["data"]["p"], "aGk=");
         assert_eq!(obj["type"], "Opaque");
-        let err = decode(&envelope("batch/v1", "Job", b"")).expect_err("unsupported");
+        let err = decode(&envelope("apps/v1", "StatefulSet", b"")).expect_err("unsupported");
         assert_eq!(err.reason, Reason::UnsupportedMediaType);
         assert_eq!(
             decode(b"garbage").expect_err("no magic").reason,
@@ -481,6 +278,41 @@ mod tests {
                 .expect_err("truncated")
                 .reason,
             Reason::BadRequest
+        );
+    }
+
+    #[test]
+    fn a_job_decodes_with_env_from_a_configmap_and_an_inlined_volume_source() {
+        let env = [
+            field(1, b"MODE"),
+            field(
+                3,
+                &field(
+                    3,
+                    &[field(1, &field(1, b"cfg")), field(2, b"mode")].concat(),
+                ),
+            ),
+        ]
+        .concat();
+        let container = [field(1, b"c"), field(2, b"busybox"), field(7, &env)].concat();
+        let volume = [
+            field(1, b"data"),
+            field(2, &field(19, &field(1, &field(1, b"cfg")))),
+        ]
+        .concat();
+        let pod_spec = [field(1, &volume), field(2, &container), field(3, b"Never")].concat();
+        let template = field(2, &pod_spec);
+        let raw = [field(1, &field(1, b"j")), field(2, &field(6, &template))].concat();
+        let obj = decode(&envelope("batch/v1", "Job", &raw)).expect("decodes");
+        assert_eq!(
+            obj["spec"]["template"]["spec"],
+            json!({
+                "volumes": [{"name": "data", "configMap": {"name": "cfg"}}],
+                "containers": [{"name": "c", "image": "busybox", "env": [
+                    {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}}
+                ]}],
+                "restartPolicy": "Never"
+            })
         );
     }
 }
