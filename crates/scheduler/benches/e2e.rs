@@ -100,7 +100,12 @@ async fn run(scenario: Scenario, nodes: usize, pods: usize) {
     stream::iter(0..nodes)
         .map(|i| {
             let node_api = node_api.clone();
-            async move { node_api.create(&PostParams::default(), &node(i)).await.expect("create node") }
+            async move {
+                node_api
+                    .create(&PostParams::default(), &node(i))
+                    .await
+                    .expect("create node")
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .for_each(|_| async {})
@@ -126,7 +131,10 @@ async fn run(scenario: Scenario, nodes: usize, pods: usize) {
                 };
                 let bound = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some();
                 let name = p.metadata.name.clone().unwrap_or_default();
-                if bound && seen.insert(name.clone()) && bound_tx.send((name, Instant::now())).is_err() {
+                if bound
+                    && seen.insert(name.clone())
+                    && bound_tx.send((name, Instant::now())).is_err()
+                {
                     return;
                 }
             }
@@ -146,7 +154,10 @@ async fn run(scenario: Scenario, nodes: usize, pods: usize) {
                         let p = pod(i, scenario);
                         let name = p.metadata.name.clone().unwrap_or_default();
                         created.lock().unwrap().insert(name, Instant::now());
-                        pod_api.create(&PostParams::default(), &p).await.expect("create pod");
+                        pod_api
+                            .create(&PostParams::default(), &p)
+                            .await
+                            .expect("create pod");
                     }
                 })
                 .buffer_unordered(CONCURRENCY)

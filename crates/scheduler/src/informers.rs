@@ -23,6 +23,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// One watch event of one of the watched kinds.
+// Each change is moved once through a channel; boxing would only add an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Change {
     /// A pod (pending or bound, any scheduler's).
@@ -42,8 +45,16 @@ pub(crate) enum Change {
 /// the receiver goes away.
 pub(crate) fn spawn(client: &kube::Client, changes: mpsc::Sender<Change>) -> JoinSet<()> {
     let mut set = JoinSet::new();
-    set.spawn(forward(Api::<Pod>::all(client.clone()), changes.clone(), Change::Pod));
-    set.spawn(forward(Api::<Node>::all(client.clone()), changes.clone(), Change::Node));
+    set.spawn(forward(
+        Api::<Pod>::all(client.clone()),
+        changes.clone(),
+        Change::Pod,
+    ));
+    set.spawn(forward(
+        Api::<Node>::all(client.clone()),
+        changes.clone(),
+        Change::Node,
+    ));
     set.spawn(forward(
         Api::<Namespace>::all(client.clone()),
         changes.clone(),
@@ -158,7 +169,10 @@ impl<K: Resource> Mirror<K> {
             Event::Apply(object) => self.upsert(object).into_iter().collect(),
             Event::Delete(object) => {
                 let key = object_key(&object);
-                let last = self.objects.remove(&key).unwrap_or_else(|| Arc::new(object));
+                let last = self
+                    .objects
+                    .remove(&key)
+                    .unwrap_or_else(|| Arc::new(object));
                 vec![Delta::Deleted(last)]
             }
         }
@@ -224,7 +238,8 @@ mod tests {
 
     #[test]
     fn events_become_deltas_with_the_previous_version() {
-        let cases: Vec<(&str, Vec<Event<Node>>, Vec<&str>)> = vec![
+        type Case = (&'static str, Vec<Event<Node>>, Vec<&'static str>);
+        let cases: Vec<Case> = vec![
             (
                 "an apply of a new object adds it",
                 vec![Event::Apply(node("a", "1"))],
@@ -259,7 +274,8 @@ mod tests {
         ];
         for (name, events, want) in cases {
             let mut mirror = Mirror::default();
-            let deltas: Vec<Delta<Node>> = events.into_iter().flat_map(|e| mirror.apply(e)).collect();
+            let deltas: Vec<Delta<Node>> =
+                events.into_iter().flat_map(|e| mirror.apply(e)).collect();
             assert_eq!(describe(&deltas), want, "{name}");
         }
     }

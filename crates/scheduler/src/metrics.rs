@@ -77,7 +77,8 @@ impl Metrics {
     /// Sets the pending pods per sub-queue.
     pub fn set_pending(&self, pending: PendingCounts) {
         self.pending_active.store(pending.active, Ordering::Relaxed);
-        self.pending_backoff.store(pending.backoff, Ordering::Relaxed);
+        self.pending_backoff
+            .store(pending.backoff, Ordering::Relaxed);
         self.pending_unschedulable
             .store(pending.unschedulable, Ordering::Relaxed);
     }
@@ -166,7 +167,10 @@ pub async fn serve(
                     Ok(0) | Err(_) => break,
                     Ok(n) => read += n,
                 }
-                if buf.get(..read).is_some_and(|b| b.windows(4).any(|w| w == b"\r\n\r\n")) {
+                if buf
+                    .get(..read)
+                    .is_some_and(|b| b.windows(4).any(|w| w == b"\r\n\r\n"))
+                {
                     break;
                 }
             }
@@ -214,28 +218,41 @@ mod tests {
             "scheduler_pending_pods{queue=\"unschedulable\"} 3",
         ];
         for line in want {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 
     #[tokio::test]
     async fn the_endpoint_serves_the_metrics() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let metrics = std::sync::Arc::new(Metrics::new());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(listener, metrics, async {
             let _ = stopped.await;
         }));
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         stream
             .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .read_to_string(&mut response)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-        assert!(response.contains("scheduler_pending_pods{queue=\"active\"} 0"), "{response}");
+        assert!(
+            response.contains("scheduler_pending_pods{queue=\"active\"} 0"),
+            "{response}"
+        );
         let _ = stop.send(());
         let served = server.await.unwrap_or_else(|e| panic!("{e}"));
         assert!(served.is_ok());

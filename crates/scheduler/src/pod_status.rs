@@ -77,18 +77,38 @@ mod tests {
             ("with a nomination", Some("n1"), Some(json!("n1"))),
         ];
         for (name, nominated, want_node) in cases {
-            let got = unschedulable_patch(FailureReason::Unschedulable, "0/1 nodes", nominated, now);
-            assert_eq!(got.pointer("/status/conditions/0/reason"), Some(&json!("Unschedulable")), "{name}");
-            assert_eq!(got.pointer("/status/conditions/0/status"), Some(&json!("False")), "{name}");
-            assert_eq!(got.pointer("/status/conditions/0/message"), Some(&json!("0/1 nodes")), "{name}");
-            assert_eq!(got.pointer("/status/nominatedNodeName").cloned(), want_node, "{name}");
+            let got =
+                unschedulable_patch(FailureReason::Unschedulable, "0/1 nodes", nominated, now);
+            assert_eq!(
+                got.pointer("/status/conditions/0/reason"),
+                Some(&json!("Unschedulable")),
+                "{name}"
+            );
+            assert_eq!(
+                got.pointer("/status/conditions/0/status"),
+                Some(&json!("False")),
+                "{name}"
+            );
+            assert_eq!(
+                got.pointer("/status/conditions/0/message"),
+                Some(&json!("0/1 nodes")),
+                "{name}"
+            );
+            assert_eq!(
+                got.pointer("/status/nominatedNodeName").cloned(),
+                want_node,
+                "{name}"
+            );
         }
     }
 
     #[test]
     fn a_victim_gets_the_disruption_target_condition() {
         let got = disruption_target_patch("default-scheduler", Timestamp::UNIX_EPOCH);
-        assert_eq!(got.pointer("/status/conditions/0/type"), Some(&json!("DisruptionTarget")));
+        assert_eq!(
+            got.pointer("/status/conditions/0/type"),
+            Some(&json!("DisruptionTarget"))
+        );
         assert_eq!(
             got.pointer("/status/conditions/0/reason"),
             Some(&json!(REASON_PREEMPTION_BY_SCHEDULER))

@@ -28,7 +28,11 @@ pub(crate) fn resolve(mut pod: Pod, classes: &Mirror<PriorityClass>) -> Pod {
     if spec.priority.is_some() {
         return pod;
     }
-    spec.priority = match spec.priority_class_name.as_deref().filter(|n| !n.is_empty()) {
+    spec.priority = match spec
+        .priority_class_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
         Some(name) => SYSTEM_CLASSES
             .iter()
             .find(|(n, _)| *n == name)
@@ -85,15 +89,31 @@ mod tests {
             classes.apply(Event::Apply(c));
         }
         let cases = [
-            ("a named class gives its value", pod(Some("high"), None), Some(1000)),
-            ("no class gives the global default", pod(None, None), Some(10)),
-            ("a set priority is kept", pod(Some("high"), Some(5)), Some(5)),
+            (
+                "a named class gives its value",
+                pod(Some("high"), None),
+                Some(1000),
+            ),
+            (
+                "no class gives the global default",
+                pod(None, None),
+                Some(10),
+            ),
+            (
+                "a set priority is kept",
+                pod(Some("high"), Some(5)),
+                Some(5),
+            ),
             (
                 "a system class is known without an object",
                 pod(Some("system-node-critical"), None),
                 Some(2_000_001_000),
             ),
-            ("an unknown class stays unset", pod(Some("nope"), None), None),
+            (
+                "an unknown class stays unset",
+                pod(Some("nope"), None),
+                None,
+            ),
         ];
         for (name, input, want) in cases {
             let got = resolve(input, &classes).spec.and_then(|s| s.priority);
@@ -104,7 +124,9 @@ mod tests {
     #[test]
     fn without_a_global_default_the_priority_is_zero() {
         let classes = Mirror::default();
-        let got = resolve(pod(None, None), &classes).spec.and_then(|s| s.priority);
+        let got = resolve(pod(None, None), &classes)
+            .spec
+            .and_then(|s| s.priority);
         assert_eq!(got, Some(0));
     }
 }

@@ -45,7 +45,13 @@ impl Reason {
 }
 
 /// The Event about `pod`, reported by the scheduler profile `component`.
-pub(crate) fn event(pod: &Pod, component: &str, reason: Reason, message: &str, now: Timestamp) -> Event {
+pub(crate) fn event(
+    pod: &Pod,
+    component: &str,
+    reason: Reason,
+    message: &str,
+    now: Timestamp,
+) -> Event {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let namespace = pod.metadata.namespace.clone();
     let event_type = match reason.event_type() {
@@ -84,7 +90,13 @@ pub(crate) fn event(pod: &Pod, component: &str, reason: Reason, message: &str, n
 }
 
 /// Writes the Event; failures are only logged, as upstream's recorder does.
-pub(crate) async fn record(client: &kube::Client, pod: &Pod, component: &str, reason: Reason, message: &str) {
+pub(crate) async fn record(
+    client: &kube::Client,
+    pod: &Pod,
+    component: &str,
+    reason: Reason,
+    message: &str,
+) {
     let event = event(pod, component, reason, message, Timestamp::now());
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let api: Api<Event> = Api::namespaced(client.clone(), namespace);
@@ -106,13 +118,22 @@ mod tests {
             (Reason::Preempted, "Warning"),
         ];
         for (reason, want_type) in cases {
-            let e = event(&pod, "default-scheduler", reason, "m", Timestamp::UNIX_EPOCH);
+            let e = event(
+                &pod,
+                "default-scheduler",
+                reason,
+                "m",
+                Timestamp::UNIX_EPOCH,
+            );
             assert_eq!(e.type_.as_deref(), Some(want_type), "{reason:?}");
             assert_eq!(e.reason.as_deref(), Some(reason.as_str()));
             assert_eq!(e.involved_object.name.as_deref(), Some("web"));
             assert_eq!(e.involved_object.namespace.as_deref(), Some("default"));
             assert_eq!(e.metadata.namespace.as_deref(), Some("default"));
-            assert_eq!(e.source.and_then(|s| s.component).as_deref(), Some("default-scheduler"));
+            assert_eq!(
+                e.source.and_then(|s| s.component).as_deref(),
+                Some("default-scheduler")
+            );
         }
     }
 }

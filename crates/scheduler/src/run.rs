@@ -83,7 +83,11 @@ pub async fn run_with_metrics(
                 was_synced = true;
             }
             if let Some(attempt) = scheduler.schedule_one() {
-                metrics.observe_attempt(attempt.result.as_str(), &attempt.profile, attempt.duration);
+                metrics.observe_attempt(
+                    attempt.result.as_str(),
+                    &attempt.profile,
+                    attempt.duration,
+                );
                 for action in attempt.actions {
                     writer.perform(action);
                 }
@@ -131,8 +135,14 @@ impl Writer {
                     nominated_node,
                 } => {
                     let profile = scheduler_name(&pod);
-                    recorder::record(&this.client, &pod, profile, Reason::FailedScheduling, &message)
-                        .await;
+                    recorder::record(
+                        &this.client,
+                        &pod,
+                        profile,
+                        Reason::FailedScheduling,
+                        &message,
+                    )
+                    .await;
                     let patch = pod_status::unschedulable_patch(
                         reason,
                         &message,
@@ -165,8 +175,14 @@ impl Writer {
             Err(error) => {
                 tracing::info!(pod = %key, node, %error, "binding failed; will retry");
                 let message = format!("Binding rejected: {error}");
-                recorder::record(&self.client, pod, profile, Reason::FailedScheduling, &message)
-                    .await;
+                recorder::record(
+                    &self.client,
+                    pod,
+                    profile,
+                    Reason::FailedScheduling,
+                    &message,
+                )
+                .await;
             }
         }
     }
@@ -188,7 +204,9 @@ impl Writer {
             let name = victim.metadata.name.as_deref().unwrap_or_default();
             let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
             match api.delete(name, &DeleteParams::default()).await {
-                Ok(_) => tracing::info!(victim = %key, preemptor = %pod_key(pod), node, "preempted"),
+                Ok(_) => {
+                    tracing::info!(victim = %key, preemptor = %pod_key(pod), node, "preempted")
+                }
                 Err(error) => tracing::warn!(victim = %key, %error, "deleting a preemption victim"),
             }
         }

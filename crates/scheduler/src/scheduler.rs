@@ -413,7 +413,10 @@ impl Scheduler {
             None => return None,
         };
         let (result, actions) = match outcome {
-            Ok(placed) => match self.cache.assume_pod(queued.info.clone(), &placed.suggested_host) {
+            Ok(placed) => match self
+                .cache
+                .assume_pod(queued.info.clone(), &placed.suggested_host)
+            {
                 Ok(()) => {
                     self.queue.done(&key);
                     self.binding.insert(key, queued);
@@ -427,7 +430,12 @@ impl Scheduler {
                     self.queue.add_after_error(queued);
                     (
                         AttemptResult::Error,
-                        vec![failure(pod, FailureReason::SchedulerError, error.to_string(), None)],
+                        vec![failure(
+                            pod,
+                            FailureReason::SchedulerError,
+                            error.to_string(),
+                            None,
+                        )],
                     )
                 }
             },
@@ -582,11 +590,21 @@ mod tests {
         let mut s = scheduler(None);
         assert!(s.synced());
         s.on_change(Change::Node(Event::Apply(node("n1").cpu("1").build())));
-        s.on_change(Change::Pod(Event::Apply(with_rv(pod("a").cpu("600m").build(), "1"))));
-        s.on_change(Change::Pod(Event::Apply(with_rv(pod("b").cpu("600m").build(), "2"))));
-        let first = s.schedule_one().unwrap_or_else(|| panic!("a pod was ready"));
+        s.on_change(Change::Pod(Event::Apply(with_rv(
+            pod("a").cpu("600m").build(),
+            "1",
+        ))));
+        s.on_change(Change::Pod(Event::Apply(with_rv(
+            pod("b").cpu("600m").build(),
+            "2",
+        ))));
+        let first = s
+            .schedule_one()
+            .unwrap_or_else(|| panic!("a pod was ready"));
         assert_eq!(binds(&first), vec!["n1"]);
-        let second = s.schedule_one().unwrap_or_else(|| panic!("a pod was ready"));
+        let second = s
+            .schedule_one()
+            .unwrap_or_else(|| panic!("a pod was ready"));
         assert_eq!(second.result, AttemptResult::Unschedulable);
         let Some(Action::ReportFailure { message, .. }) = second.actions.last() else {
             panic!("expected a failure report: {:?}", second.actions);
@@ -598,11 +616,19 @@ mod tests {
     fn a_failed_bind_frees_the_node_for_the_next_pod() {
         let mut s = scheduler(None);
         s.on_change(Change::Node(Event::Apply(node("n1").cpu("1").build())));
-        s.on_change(Change::Pod(Event::Apply(with_rv(pod("a").cpu("600m").build(), "1"))));
-        let first = s.schedule_one().unwrap_or_else(|| panic!("a pod was ready"));
+        s.on_change(Change::Pod(Event::Apply(with_rv(
+            pod("a").cpu("600m").build(),
+            "1",
+        ))));
+        let first = s
+            .schedule_one()
+            .unwrap_or_else(|| panic!("a pod was ready"));
         assert_eq!(binds(&first), vec!["n1"]);
         s.bind_finished("default/a", false);
-        s.on_change(Change::Pod(Event::Apply(with_rv(pod("b").cpu("600m").build(), "2"))));
+        s.on_change(Change::Pod(Event::Apply(with_rv(
+            pod("b").cpu("600m").build(),
+            "2",
+        ))));
         let second = s.schedule_one().unwrap_or_else(|| panic!("b was ready"));
         assert_eq!(binds(&second), vec!["n1"]);
     }
@@ -610,7 +636,11 @@ mod tests {
     #[test]
     fn only_pods_of_our_profiles_without_a_node_are_queued() {
         let cases = [
-            ("a pod for the default scheduler is queued", pod("p").build(), 1),
+            (
+                "a pod for the default scheduler is queued",
+                pod("p").build(),
+                1,
+            ),
             (
                 "a pod for another scheduler is left alone",
                 pod("p").scheduler_name("other").build(),
@@ -626,7 +656,11 @@ mod tests {
             let mut s = scheduler(None);
             s.on_change(Change::Pod(Event::Apply(with_rv(p, "1"))));
             let pending = s.pending();
-            assert_eq!(pending.active + pending.backoff + pending.unschedulable, want, "{name}");
+            assert_eq!(
+                pending.active + pending.backoff + pending.unschedulable,
+                want,
+                "{name}"
+            );
         }
     }
 
@@ -636,7 +670,9 @@ mod tests {
         s.on_change(Change::Node(Event::Apply(node("n1").cpu("1").build())));
         let big = pod("big").cpu("2").build();
         s.on_change(Change::Pod(Event::Apply(with_rv(big.clone(), "1"))));
-        let attempt = s.schedule_one().unwrap_or_else(|| panic!("a pod was ready"));
+        let attempt = s
+            .schedule_one()
+            .unwrap_or_else(|| panic!("a pod was ready"));
         assert_eq!(attempt.result, AttemptResult::Unschedulable);
         let mut with_status = with_rv(big, "2");
         with_status.status = Some(Default::default());

@@ -145,7 +145,9 @@ impl Cluster {
 
     /// Waits until pod `name` is bound; returns its node.
     pub async fn wait_bound(&self, name: &str) -> String {
-        let pod = self.wait_pod(name, "a node", |p| node_of(p).is_some()).await;
+        let pod = self
+            .wait_pod(name, "a node", |p| node_of(p).is_some())
+            .await;
         node_of(&pod).unwrap_or_default()
     }
 
@@ -167,9 +169,13 @@ impl Cluster {
         let events: Api<Event> = Api::namespaced(self.client.clone(), "default");
         let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {
-            let list = events.list(&ListParams::default()).await.expect("list events");
+            let list = events
+                .list(&ListParams::default())
+                .await
+                .expect("list events");
             let found = list.items.iter().find(|e| {
-                e.involved_object.name.as_deref() == Some(name) && e.reason.as_deref() == Some(reason)
+                e.involved_object.name.as_deref() == Some(name)
+                    && e.reason.as_deref() == Some(reason)
             });
             if let Some(event) = found {
                 return event.message.clone().unwrap_or_default();
