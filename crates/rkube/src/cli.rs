@@ -28,6 +28,8 @@ pub enum Command {
     /// Write a consistent copy of the embedded store, also while the server runs.
     /// (With etcd, use `etcdctl snapshot save`.)
     Backup(BackupArgs),
+    /// Run the scheduler alone against an apiserver (kube-scheduler).
+    Scheduler(SchedulerArgs),
 }
 
 /// `rkube server` flags.
@@ -50,6 +52,12 @@ pub struct ServerArgs {
     /// data dir must not hold a store yet).
     #[arg(long)]
     pub restore: Option<PathBuf>,
+    /// Do not run the embedded scheduler (another one will place pods).
+    #[arg(long)]
+    pub disable_scheduler: bool,
+    /// KubeSchedulerConfiguration for the embedded scheduler.
+    #[arg(long)]
+    pub scheduler_config: Option<PathBuf>,
 }
 
 /// `rkube backup` arguments.
@@ -71,4 +79,22 @@ pub struct KubectlArgs {
     /// Arguments for kubectl.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// `rkube scheduler` flags (kube-scheduler's names).
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// The kubeconfig of the apiserver to schedule for.
+    #[arg(long)]
+    pub kubeconfig: PathBuf,
+    /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) file;
+    /// upstream's default profile when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address of the plain-HTTP `/metrics` and `/healthz` endpoint.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: IpAddr,
+    /// Port of that endpoint (kube-scheduler serves on 10259; 0 picks one).
+    #[arg(long, default_value_t = 10259)]
+    pub secure_port: u16,
 }

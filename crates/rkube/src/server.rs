@@ -54,6 +54,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut components = Components::new();
     // Embedded components (scheduler, controller-manager, agent) are
     // spawned here with `components.spawn(name, |stop| …)`.
+    if !args.disable_scheduler {
+        let config = crate::scheduler::load_config(args.scheduler_config.as_deref())?;
+        let client = client.clone();
+        components.spawn("scheduler", |stop| async move {
+            Ok(rkube_scheduler::run(client, config, stop).await?)
+        });
+    }
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
@@ -114,7 +121,7 @@ fn api_stopped(
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,

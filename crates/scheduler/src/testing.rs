@@ -215,6 +215,10 @@ impl PodBuilder {
         self.spec().node_name = Some(node.into());
         self
     }
+    pub fn scheduler_name(mut self, name: &str) -> Self {
+        self.spec().scheduler_name = Some(name.into());
+        self
+    }
     pub fn node_selector(mut self, k: &str, v: &str) -> Self {
         self.spec()
             .node_selector
