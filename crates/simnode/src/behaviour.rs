@@ -170,6 +170,7 @@ pub fn after_exit(policy: RestartPolicy, exit_code: i32) -> AfterExit {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

@@ -152,6 +152,7 @@ fn last_usable(cidr: Ipv4Cidr) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

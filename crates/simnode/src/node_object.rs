@@ -224,6 +224,7 @@ pub fn lease(options: &SimOptions, node_name: &str, node_uid: &str, now: Timesta
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

@@ -283,6 +283,7 @@ fn init_container_status(uid: &str, c: &Container, report: &PodReport) -> Contai
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::PodSpec;

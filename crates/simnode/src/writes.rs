@@ -103,6 +103,7 @@ pub fn is_already_exists(e: &kube::Error) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
