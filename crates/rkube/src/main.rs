@@ -1,6 +1,7 @@
 //! The `rkube` binary: parses the command line, sets up logging, and hands
 //! over to the command's `run`.
 
+mod agent;
 mod backup;
 mod cli;
 mod components;
@@ -18,6 +19,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Kubectl(args) => kubectl::run(args),
         cli::Command::Backup(args) => backup::run(args),
         cli::Command::Scheduler(args) => runtime()?.block_on(scheduler::run(args)),
+        cli::Command::Agent(args) => runtime()?.block_on(agent::run(args)),
     }
 }
 
