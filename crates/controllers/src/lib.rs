@@ -8,8 +8,11 @@
 //!
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
+pub mod claim;
 pub mod framework;
+pub mod pod_state;
 pub mod registry;
+pub mod replicaset;
 
 mod error;
 mod manager;

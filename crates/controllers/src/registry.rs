@@ -3,6 +3,7 @@
 use futures::future::BoxFuture;
 
 use crate::framework::{Context, DefaultState};
+use crate::replicaset;
 use crate::Error;
 
 /// How a controller is named, whether it runs by default, and how it starts.
@@ -28,7 +29,7 @@ impl std::fmt::Debug for Descriptor {
 
 /// Every controller, in start order.
 pub fn all() -> Vec<Descriptor> {
-    vec![]
+    vec![replicaset::REPLICASET, replicaset::REPLICATIONCONTROLLER]
 }
 
 /// The names `--controllers` accepts.
