@@ -9,7 +9,9 @@
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
 pub mod claim;
+pub mod deployment;
 pub mod framework;
+pub mod garbagecollector;
 pub mod pod_state;
 pub mod registry;
 pub mod replicaset;

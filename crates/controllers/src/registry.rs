@@ -3,7 +3,7 @@
 use futures::future::BoxFuture;
 
 use crate::framework::{Context, DefaultState};
-use crate::replicaset;
+use crate::{deployment, garbagecollector, replicaset};
 use crate::Error;
 
 /// How a controller is named, whether it runs by default, and how it starts.
@@ -29,7 +29,7 @@ impl std::fmt::Debug for Descriptor {
 
 /// Every controller, in start order.
 pub fn all() -> Vec<Descriptor> {
-    vec![replicaset::REPLICASET, replicaset::REPLICATIONCONTROLLER]
+    vec![replicaset::REPLICASET, replicaset::REPLICATIONCONTROLLER, deployment::DEPLOYMENT, garbagecollector::GARBAGE_COLLECTOR]
 }
 
 /// The names `--controllers` accepts.

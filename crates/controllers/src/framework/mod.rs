@@ -93,7 +93,7 @@ pub use kube::runtime::controller::Action;
 pub use leader_election::{claim, next_record, Claim, LeaderElector, Leadership, LeaseConfig};
 pub use selection::{DefaultState, Selection, SelectionError};
 pub use triggers::{controller_owner, Triggers};
-pub use worker::run_controller;
+pub use worker::{run_controller, ErrorChain};
 
 /// Everything a controller gets when it starts: the client, the shared informers, its worker
 /// count and the shutdown signal. Cheap to clone.

@@ -79,7 +79,7 @@ pub async fn run_controller<K, S, F, Fut, E>(
 }
 
 /// Displays an error with its sources, `a: b: c`.
-struct ErrorChain<'a>(&'a (dyn StdError + 'static));
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
