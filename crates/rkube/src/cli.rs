@@ -28,6 +28,8 @@ pub enum Command {
     /// Write a consistent copy of the embedded store, also while the server runs.
     /// (With etcd, use `etcdctl snapshot save`.)
     Backup(BackupArgs),
+    /// Run the controller manager alone against a cluster.
+    ControllerManager(crate::controller_manager::ControllerManagerArgs),
 }
 
 /// `rkube server` flags.

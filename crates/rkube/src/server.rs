@@ -54,6 +54,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut components = Components::new();
     // Embedded components (scheduler, controller-manager, agent) are
     // spawned here with `components.spawn(name, |stop| …)`.
+    let manager_client = client.clone();
+    components.spawn("controller-manager", |stop| crate::controller_manager::embedded(manager_client, stop));
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
@@ -114,7 +116,7 @@ fn api_stopped(
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
