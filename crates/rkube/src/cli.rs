@@ -32,6 +32,8 @@ pub enum Command {
     Scheduler(SchedulerArgs),
     /// Run the node agent; `--simulate N` runs N simulated nodes instead.
     Agent(AgentArgs),
+    /// Run the controller manager alone against a cluster.
+    ControllerManager(crate::controller_manager::ControllerManagerArgs),
 }
 
 /// `rkube server` flags.

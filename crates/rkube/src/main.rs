@@ -5,6 +5,7 @@ mod agent;
 mod backup;
 mod cli;
 mod components;
+mod controller_manager;
 mod kubectl;
 mod scheduler;
 mod server;
@@ -20,6 +21,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Backup(args) => backup::run(args),
         cli::Command::Scheduler(args) => runtime()?.block_on(scheduler::run(args)),
         cli::Command::Agent(args) => runtime()?.block_on(agent::run(args)),
+        cli::Command::ControllerManager(args) => runtime()?.block_on(controller_manager::run(args)),
     }
 }
 

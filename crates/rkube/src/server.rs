@@ -61,6 +61,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             Ok(rkube_scheduler::run(client, config, stop).await?)
         });
     }
+    let manager_client = client.clone();
+    components.spawn("controller-manager", |stop| crate::controller_manager::embedded(manager_client, stop));
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
