@@ -1,0 +1,21 @@
+//! rkube's controller manager: the reconcile loops that make desired state actual
+//! (upstream's kube-controller-manager).
+//!
+//! * [`framework`]: the shared machinery (informers, work queue, backoff, workers,
+//!   expectations, events, leader election). Its docs explain how to write a controller.
+//! * [`registry`]: every controller's [`Descriptor`](registry::Descriptor).
+//! * [`run`]: the manager, for `rkube controller-manager` and `rkube server`.
+//!
+//! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
+
+pub mod claim;
+pub mod framework;
+pub mod pod_state;
+pub mod registry;
+pub mod replicaset;
+
+mod error;
+mod manager;
+
+pub use error::{Error, Result};
+pub use manager::{run, LeaderElection, Options};
