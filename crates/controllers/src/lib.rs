@@ -13,9 +13,11 @@ pub mod framework;
 pub mod pod_state;
 pub mod registry;
 pub mod replicaset;
+pub mod settings;
 
 mod error;
 mod manager;
 
 pub use error::{Error, Result};
 pub use manager::{run, LeaderElection, Options};
+pub use settings::Settings;
