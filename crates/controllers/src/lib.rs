@@ -9,10 +9,18 @@
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
 pub mod claim;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod framework;
+pub mod job;
+pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
 pub mod pod_state;
+pub mod podgc;
 pub mod registry;
 pub mod replicaset;
+pub mod serviceaccount;
 pub mod settings;
 
 mod error;
