@@ -28,6 +28,8 @@ pub enum Command {
     /// Write a consistent copy of the embedded store, also while the server runs.
     /// (With etcd, use `etcdctl snapshot save`.)
     Backup(BackupArgs),
+    /// Run the node agent; `--simulate N` runs N simulated nodes instead.
+    Agent(AgentArgs),
 }
 
 /// `rkube server` flags.
@@ -71,4 +73,33 @@ pub struct KubectlArgs {
     /// Arguments for kubectl.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+/// `rkube agent` flags.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The cluster to join (default: `<data-dir>/admin.kubeconfig`).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Where the agent keeps its state.
+    #[arg(long, env = "RKUBE_DATA_DIR", default_value = "/var/lib/rkube")]
+    pub data_dir: PathBuf,
+    /// Run this many simulated nodes (no containers) instead of a real one.
+    #[arg(long, value_name = "N")]
+    pub simulate: Option<usize>,
+    /// Simulated node names: the prefix and a number (`sim-0001`).
+    #[arg(long, default_value = "sim-")]
+    pub node_name_prefix: String,
+    /// CPU capacity of each simulated node.
+    #[arg(long, default_value = "4")]
+    pub node_cpu: String,
+    /// Memory capacity of each simulated node.
+    #[arg(long, default_value = "16Gi")]
+    pub node_memory: String,
+    /// Pod capacity of each simulated node.
+    #[arg(long, default_value_t = 110)]
+    pub node_pods: u32,
+    /// Spread simulated nodes over this many zones.
+    #[arg(long, default_value_t = 3)]
+    pub zones: usize,
 }

@@ -1,6 +1,7 @@
 //! The `rkube` binary: parses the command line, sets up logging, and hands
 //! over to the command's `run`.
 
+mod agent;
 mod backup;
 mod cli;
 mod components;
@@ -16,6 +17,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Server(args) => runtime()?.block_on(server::run(args)),
         cli::Command::Kubectl(args) => kubectl::run(args),
         cli::Command::Backup(args) => backup::run(args),
+        cli::Command::Agent(args) => runtime()?.block_on(agent::run(args)),
     }
 }
 
