@@ -12,12 +12,23 @@ pub mod claim;
 pub mod deployment;
 pub mod framework;
 pub mod garbagecollector;
+pub mod endpoints;
+pub mod endpointslice;
+pub mod framework;
+pub mod job;
+pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
 pub mod pod_state;
+pub mod podgc;
 pub mod registry;
 pub mod replicaset;
+pub mod serviceaccount;
+pub mod settings;
 
 mod error;
 mod manager;
 
 pub use error::{Error, Result};
 pub use manager::{run, LeaderElection, Options};
+pub use settings::Settings;

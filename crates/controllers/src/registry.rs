@@ -30,6 +30,19 @@ impl std::fmt::Debug for Descriptor {
 /// Every controller, in start order.
 pub fn all() -> Vec<Descriptor> {
     vec![replicaset::REPLICASET, replicaset::REPLICATIONCONTROLLER, deployment::DEPLOYMENT, garbagecollector::GARBAGE_COLLECTOR]
+    vec![
+        replicaset::REPLICASET,
+        replicaset::REPLICATIONCONTROLLER,
+        crate::endpoints::DESCRIPTOR,
+        crate::endpointslice::DESCRIPTOR,
+        crate::serviceaccount::SERVICE_ACCOUNT_DESCRIPTOR,
+        crate::serviceaccount::ROOT_CA_DESCRIPTOR,
+        crate::namespace::DESCRIPTOR,
+        crate::nodeipam::DESCRIPTOR,
+        crate::nodelifecycle::DESCRIPTOR,
+        crate::job::DESCRIPTOR,
+        crate::podgc::DESCRIPTOR,
+    ]
 }
 
 /// The names `--controllers` accepts.

@@ -9,6 +9,7 @@
 
 mod admit;
 mod continue_token;
+mod default_tolerations;
 mod delete;
 pub mod filter;
 pub mod meta;

@@ -6,7 +6,7 @@ use rkube_api::{ResourceDef, WriteScope};
 use serde_json::Value;
 
 use super::{
-    admit, decode, encode, meta, namespaces, service_allocation, store_error, DryRun, Filter,
+    admit, decode, default_tolerations, encode, meta, namespaces, service_allocation, store_error, DryRun, Filter,
     ListOptions, ObjectRef, Registry, WriteOptions,
 };
 use crate::status::{ApiError, ApiResult};
@@ -31,6 +31,8 @@ impl Registry {
     ) -> ApiResult<Value> {
         admit::check_type(def, &mut obj)?;
         admit::check_namespace(def, &mut obj, namespace)?;
+        // Mutating admission runs before the strategy, as upstream.
+        default_tolerations::admit(def, &mut obj);
         let generated = meta::name(&obj).is_empty();
         let mut attempt = 0;
         loop {

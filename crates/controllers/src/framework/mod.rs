@@ -105,11 +105,17 @@ pub struct Context {
     identity: String,
     shutdown: CancellationToken,
     resync: Duration,
+    settings: std::sync::Arc<crate::settings::Settings>,
 }
 
 impl Context {
     /// A context for controllers that stop when `shutdown` is cancelled.
-    pub fn new(client: Client, workers: u16, identity: String, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        client: Client,
+        workers: u16,
+        identity: String,
+        shutdown: CancellationToken,
+    ) -> Self {
         Context {
             informers: SharedInformers::new(client.clone(), shutdown.clone()),
             client,
@@ -117,7 +123,19 @@ impl Context {
             identity,
             shutdown,
             resync: Duration::from_secs(5 * 60),
+            settings: std::sync::Arc::default(),
         }
+    }
+
+    /// The same context with the controllers' command-line settings.
+    pub fn with_settings(mut self, settings: crate::settings::Settings) -> Self {
+        self.settings = std::sync::Arc::new(settings);
+        self
+    }
+
+    /// The controllers' command-line settings (cluster CIDR, grace periods, CA, …).
+    pub fn settings(&self) -> &crate::settings::Settings {
+        &self.settings
     }
 
     /// The API client (acts as the controller manager).
