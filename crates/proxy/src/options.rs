@@ -94,6 +94,14 @@ pub struct Ipv4Cidr {
 #[error("invalid IPv4 CIDR {0:?}: want a.b.c.d/n with n ≤ 32")]
 pub struct InvalidCidr(String);
 
+impl Ipv4Cidr {
+    /// rkube's default pod network, 10.42.0.0/16 (k3s's).
+    pub const CLUSTER_DEFAULT: Ipv4Cidr = Ipv4Cidr {
+        network: Ipv4Addr::new(10, 42, 0, 0),
+        prefix: 16,
+    };
+}
+
 impl FromStr for Ipv4Cidr {
     type Err = InvalidCidr;
 

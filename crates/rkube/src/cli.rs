@@ -28,6 +28,8 @@ pub enum Command {
     /// Write a consistent copy of the embedded store, also while the server runs.
     /// (With etcd, use `etcdctl snapshot save`.)
     Backup(BackupArgs),
+    /// Run the service proxy (Services → nftables) on this machine.
+    Proxy(crate::proxy::ProxyArgs),
 }
 
 /// `rkube server` flags.
@@ -50,6 +52,9 @@ pub struct ServerArgs {
     /// data dir must not hold a store yet).
     #[arg(long)]
     pub restore: Option<PathBuf>,
+    /// Do not run the service proxy (it runs only as root anyway).
+    #[arg(long)]
+    pub disable_proxy: bool,
 }
 
 /// `rkube backup` arguments.

@@ -5,6 +5,7 @@ mod backup;
 mod cli;
 mod components;
 mod kubectl;
+mod proxy;
 mod server;
 
 use clap::Parser;
@@ -16,6 +17,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Server(args) => runtime()?.block_on(server::run(args)),
         cli::Command::Kubectl(args) => kubectl::run(args),
         cli::Command::Backup(args) => backup::run(args),
+        cli::Command::Proxy(args) => runtime()?.block_on(proxy::run(args)),
     }
 }
 

@@ -54,6 +54,18 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut components = Components::new();
     // Embedded components (scheduler, controller-manager, agent) are
     // spawned here with `components.spawn(name, |stop| …)`.
+    if !args.disable_proxy && crate::proxy::is_root() {
+        let proxy = client.clone();
+        let options = rkube_proxy::ProxyOptions::default()
+            .cluster_cidr(rkube_proxy::options::Ipv4Cidr::CLUSTER_DEFAULT);
+        let options = match crate::proxy::host_name() {
+            Some(name) => options.node_name(name),
+            None => options,
+        };
+        components.spawn("proxy", |stop| async move {
+            Ok(rkube_proxy::run(proxy, options, stop).await?)
+        });
+    }
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
@@ -114,7 +126,7 @@ fn api_stopped(
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
