@@ -22,6 +22,8 @@ pub struct Config {
     pub catalog: Arc<Catalog>,
     /// Where objects live.
     pub store: Arc<dyn Store>,
+    /// NodePorts are allocated from here (`--service-node-port-range`).
+    pub service_node_port_range: std::ops::RangeInclusive<u16>,
 }
 
 impl std::fmt::Debug for Config {
@@ -44,7 +46,14 @@ impl Config {
             extra_sans: Vec::new(),
             catalog,
             store,
+            service_node_port_range: 30000..=32767,
         }
+    }
+
+    /// Allocates NodePorts from `range` instead of 30000–32767.
+    pub fn service_node_port_range(mut self, range: std::ops::RangeInclusive<u16>) -> Self {
+        self.service_node_port_range = range;
+        self
     }
 
     /// Listens on `bind` instead.

@@ -97,7 +97,8 @@ pub async fn bind(config: Config) -> Result<Server> {
     if let Some(path) = &config.token_file {
         authn = authn.with_token_file(path)?;
     }
-    let registry = Registry::new(config.store.clone(), config.catalog.clone());
+    let registry = Registry::new(config.store.clone(), config.catalog.clone())
+        .node_port_range(config.service_node_port_range.clone());
     crate::registry::ensure_system_namespaces(&registry).await?;
     crate::registry::ensure_kubernetes_service(&registry, addr.port()).await?;
     registry.start_caches().await?;

@@ -34,6 +34,8 @@ pub enum Command {
     Agent(AgentArgs),
     /// Run the controller manager alone against a cluster.
     ControllerManager(crate::controller_manager::ControllerManagerArgs),
+    /// Run the service proxy (Services → nftables) on this machine.
+    Proxy(crate::proxy::ProxyArgs),
 }
 
 /// `rkube server` flags.
@@ -62,6 +64,9 @@ pub struct ServerArgs {
     /// KubeSchedulerConfiguration for the embedded scheduler.
     #[arg(long)]
     pub scheduler_config: Option<PathBuf>,
+    /// Do not run the service proxy (it runs only as root anyway).
+    #[arg(long)]
+    pub disable_proxy: bool,
 }
 
 /// `rkube backup` arguments.

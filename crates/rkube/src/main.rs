@@ -8,6 +8,7 @@ mod components;
 mod controller_manager;
 mod kubectl;
 mod scheduler;
+mod proxy;
 mod server;
 
 use clap::Parser;
@@ -22,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Scheduler(args) => runtime()?.block_on(scheduler::run(args)),
         cli::Command::Agent(args) => runtime()?.block_on(agent::run(args)),
         cli::Command::ControllerManager(args) => runtime()?.block_on(controller_manager::run(args)),
+        cli::Command::Proxy(args) => runtime()?.block_on(proxy::run(args)),
     }
 }
 

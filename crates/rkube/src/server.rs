@@ -63,6 +63,18 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     }
     let manager_client = client.clone();
     components.spawn("controller-manager", |stop| crate::controller_manager::embedded(manager_client, stop));
+    if !args.disable_proxy && crate::proxy::is_root() {
+        let proxy = client.clone();
+        let options = rkube_proxy::ProxyOptions::default()
+            .cluster_cidr(rkube_proxy::options::Ipv4Cidr::CLUSTER_DEFAULT);
+        let options = match crate::proxy::host_name() {
+            Some(name) => options.node_name(name),
+            None => options,
+        };
+        components.spawn("proxy", |stop| async move {
+            Ok(rkube_proxy::run(proxy, options, stop).await?)
+        });
+    }
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),

@@ -82,6 +82,7 @@ pub struct Registry {
     catalog: Arc<Catalog>,
     caches: Mutex<HashMap<String, Arc<WatchCache>>>,
     service_allocation: tokio::sync::Mutex<()>,
+    node_ports: std::ops::RangeInclusive<i64>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -134,7 +135,14 @@ impl Registry {
             catalog,
             caches: Mutex::new(HashMap::new()),
             service_allocation: tokio::sync::Mutex::new(()),
+            node_ports: service_allocation::DEFAULT_NODE_PORTS,
         }
+    }
+
+    /// Allocates NodePorts from `range` (`--service-node-port-range`).
+    pub fn node_port_range(mut self, range: std::ops::RangeInclusive<u16>) -> Self {
+        self.node_ports = i64::from(*range.start())..=i64::from(*range.end());
+        self
     }
 
     /// The catalog served.

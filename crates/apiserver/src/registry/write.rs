@@ -61,7 +61,7 @@ impl Registry {
                     .list(&services, None, &Filter::all(), &ListOptions::default())
                     .await?;
                 let used = service_allocation::InUse::of(existing.items.iter().map(|o| &**o));
-                service_allocation::allocate(def, &mut candidate, &used)?;
+                service_allocation::allocate(def, &mut candidate, None, &used, &self.node_ports)?;
                 Some(guard)
             } else {
                 None
@@ -131,6 +131,14 @@ impl Registry {
         F: FnMut(&Value) -> ApiResult<Value>,
     {
         let def = obj_ref.def;
+        // Service updates may take or release addresses and ports: one at a
+        // time, like creates.
+        let allocating = service_allocation::is_services(def) && scope == WriteScope::Main;
+        let _allocating = if allocating {
+            Some(self.service_allocation.lock().await)
+        } else {
+            None
+        };
         for _ in 0..UPDATE_ATTEMPTS {
             let (kv, old) = self.get_kv(obj_ref).await?;
             let mut new = change(&old)?;
@@ -138,6 +146,21 @@ impl Registry {
             admit::check_namespace(def, &mut new, obj_ref.namespace)?;
             meta::set_meta_str(&mut new, "name", obj_ref.name);
             admit::before_update(def, scope, &mut new, &old)?;
+            if allocating {
+                let services = self
+                    .catalog
+                    .get(&def.group, &def.version, &def.plural)
+                    .cloned()
+                    .ok_or_else(ApiError::no_such_path)?;
+                let existing = self
+                    .list(&services, None, &Filter::all(), &ListOptions::default())
+                    .await?;
+                let others = existing.items.iter().map(|o| &**o).filter(|o| {
+                    meta::name(o) != obj_ref.name || Some(meta::namespace(o)) != obj_ref.namespace
+                });
+                let used = service_allocation::InUse::of(others);
+                service_allocation::allocate(def, &mut new, Some(&old), &used, &self.node_ports)?;
+            }
             record_manager(def, Some(&old), &mut new, scope, opts);
             if meta::is_deleting(&new) && namespaces::may_remove(def, &new) {
                 // The last finalizer is gone: the pending delete completes.
