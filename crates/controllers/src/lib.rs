@@ -11,10 +11,9 @@
 pub mod claim;
 pub mod deployment;
 pub mod framework;
-pub mod garbagecollector;
 pub mod endpoints;
 pub mod endpointslice;
-pub mod framework;
+pub mod garbagecollector;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;

@@ -29,10 +29,11 @@ impl std::fmt::Debug for Descriptor {
 
 /// Every controller, in start order.
 pub fn all() -> Vec<Descriptor> {
-    vec![replicaset::REPLICASET, replicaset::REPLICATIONCONTROLLER, deployment::DEPLOYMENT, garbagecollector::GARBAGE_COLLECTOR]
     vec![
         replicaset::REPLICASET,
         replicaset::REPLICATIONCONTROLLER,
+        deployment::DEPLOYMENT,
+        garbagecollector::GARBAGE_COLLECTOR,
         crate::endpoints::DESCRIPTOR,
         crate::endpointslice::DESCRIPTOR,
         crate::serviceaccount::SERVICE_ACCOUNT_DESCRIPTOR,

@@ -106,6 +106,8 @@ pub struct SchedulerArgs {
     /// Port of that endpoint (kube-scheduler serves on 10259; 0 picks one).
     #[arg(long, default_value_t = 10259)]
     pub secure_port: u16,
+}
+
 /// `rkube agent` flags.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
