@@ -73,8 +73,8 @@ impl TestApiserver {
             });
         });
         let (addr, kubeconfig) = ready_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("apiserver did not start within 60s");
+            .recv_timeout(Duration::from_secs(180))
+            .expect("apiserver did not start within 180s");
         TestApiserver {
             dir,
             addr,
