@@ -25,7 +25,8 @@ use tracing::{debug, warn};
 use crate::control::NodeControl;
 use crate::node_object::{node_status, NodePlan, LEASE_NAMESPACE};
 use crate::options::SimOptions;
-use crate::writes::Writes;
+use crate::registration::ensure_lease;
+use crate::writes::{Writes, Written};
 
 /// At most this many slices per renew interval.
 const MAX_SLICES: usize = 10;
@@ -129,7 +130,12 @@ async fn beat(
         .send(|| leases.patch(&plan.name, &params, &renew))
         .await;
     match renewed {
-        Ok(written) => debug!(node = %plan.name, ?written, "lease renewed"),
+        Ok(Written::Gone) => {
+            if let Err(e) = ensure_lease(writes, options, plan).await {
+                warn!(node = %plan.name, error = %e, "recreating the lease failed");
+            }
+        }
+        Ok(Written::Done) => debug!(node = %plan.name, "lease renewed"),
         Err(e) => warn!(node = %plan.name, error = %e, "renewing the lease failed"),
     }
     if due == Due::LeaseAndStatus {

@@ -20,6 +20,7 @@ mod node_object;
 mod options;
 mod pod_status;
 mod pods;
+mod registration;
 mod simulated_nodes;
 mod writes;
 

@@ -5,20 +5,16 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Node;
-use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::control::NodeControl;
 use crate::error::{Error, Result};
-use crate::node_object::{self, NodePlan, LEASE_NAMESPACE};
+use crate::node_object::{self, NodePlan};
 use crate::options::SimOptions;
-use crate::writes::{is_already_exists, Writes};
+use crate::registration::register;
+use crate::writes::Writes;
 use crate::{heartbeat, pods};
 
 /// Running simulated nodes. Dropping it without [`SimulatedNodes::stop`]
@@ -134,59 +130,4 @@ pub async fn run(
     let nodes = SimulatedNodes::start(client, options).await?;
     shutdown.await;
     nodes.stop().await
-}
-
-/// Creates (or takes over) one Node, reports its status, and creates (or
-/// takes over) its Lease, as the kubelet's `registerWithAPIServer` and
-/// lease controller do.
-async fn register(writes: &Writes, options: &SimOptions, plan: &NodePlan) -> Result<()> {
-    let registering = |what: &str| {
-        let what = format!("{what} {}", plan.name);
-        move |source| Error::Register { what, source }
-    };
-    let nodes: Api<Node> = Api::all(writes.client().clone());
-    let params = PatchParams::default();
-    let now = Timestamp::now();
-    let node = node_object::node(options, plan, now);
-    match nodes.create(&PostParams::default(), &node).await {
-        Ok(_) => {}
-        Err(e) if is_already_exists(&e) => {
-            // An existing node keeps its spec; our labels are merged in.
-            let labels = Patch::Merge(json!({"metadata": {"labels": node.metadata.labels}}));
-            writes
-                .send(|| nodes.patch(&plan.name, &params, &labels))
-                .await
-                .map_err(registering("node"))?;
-        }
-        Err(e) => return Err(registering("node")(e)),
-    }
-    // The create may drop the status (a status subresource); report it.
-    let status = Patch::Strategic(json!({"status": node.status}));
-    writes
-        .send(|| nodes.patch_status(&plan.name, &params, &status))
-        .await
-        .map_err(registering("node status"))?;
-    let uid = nodes
-        .get(&plan.name)
-        .await
-        .map_err(registering("node"))?
-        .metadata
-        .uid
-        .unwrap_or_default();
-    let leases: Api<Lease> = Api::namespaced(writes.client().clone(), LEASE_NAMESPACE);
-    let lease = node_object::lease(options, &plan.name, &uid, now);
-    match leases.create(&PostParams::default(), &lease).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_already_exists(&e) => {
-            let take_over = Patch::Merge(
-                json!({"metadata": {"ownerReferences": lease.metadata.owner_references}, "spec": lease.spec}),
-            );
-            writes
-                .send(|| leases.patch(&plan.name, &params, &take_over))
-                .await
-                .map_err(registering("lease"))?;
-            Ok(())
-        }
-        Err(e) => Err(registering("lease")(e)),
-    }
 }

@@ -426,3 +426,40 @@ async fn a_stopped_node_leaves_new_pods_pending_until_it_resumes() {
         .await;
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn a_deleted_lease_is_recreated_for_its_node() {
+    let options = SimOptions::new(1).with_lease_renew_interval(Duration::from_millis(200));
+    let cluster = Cluster::start(options).await;
+    let leases = cluster.leases();
+    let old = leases.get("sim-0001").await.unwrap().metadata.uid.unwrap();
+    leases
+        .delete("sim-0001", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait(
+        "the lease to be deleted",
+        await_condition(leases.clone(), "sim-0001", conditions::is_deleted(&old)),
+    )
+    .await;
+    let lease = wait(
+        "a new lease",
+        await_condition(leases.clone(), "sim-0001", move |l: Option<&Lease>| {
+            l.and_then(|l| l.metadata.uid.as_deref())
+                .is_some_and(|uid| uid != old)
+        }),
+    )
+    .await
+    .unwrap();
+    let node: Node = Api::all(cluster.client.clone())
+        .get("sim-0001")
+        .await
+        .unwrap();
+    let owner = &lease.metadata.owner_references.unwrap()[0];
+    assert_eq!(
+        Some(&owner.uid),
+        node.metadata.uid.as_ref(),
+        "owned by its node"
+    );
+    cluster.stop().await;
+}
