@@ -141,6 +141,23 @@ async fn run(scenario: Scenario, nodes: usize, pods: usize) {
         }
     });
 
+    // Measure from a running scheduler: one pod bound means its informers
+    // have synced.
+    let mut warmup = pod(pods, Scenario::Plain);
+    warmup.metadata.name = Some("warmup".into());
+    warmup.metadata.labels = None;
+    pod_api
+        .create(&PostParams::default(), &warmup)
+        .await
+        .expect("create warm-up pod");
+    loop {
+        match tokio::time::timeout(DEADLINE, bound_rx.recv()).await {
+            Ok(Some((name, _))) if name == "warmup" => break,
+            Ok(Some(_)) => {}
+            _ => panic!("the warm-up pod was not bound"),
+        }
+    }
+
     let started = Instant::now();
     let created: Arc<std::sync::Mutex<HashMap<String, Instant>>> = Default::default();
     let creator = tokio::spawn({
