@@ -221,3 +221,17 @@ pub fn example(file: &str, kind: &str) -> serde_json::Value {
     }
     panic!("no {kind} in {file}")
 }
+
+/// The terminated state of container `name`.
+pub fn terminated<'a>(pod: &'a Pod, name: &str) -> Option<&'a k8s_openapi::api::core::v1::ContainerStateTerminated> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == name)?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+}
