@@ -28,6 +28,10 @@ pub enum Command {
     /// Write a consistent copy of the embedded store, also while the server runs.
     /// (With etcd, use `etcdctl snapshot save`.)
     Backup(BackupArgs),
+    /// Run the node agent (kubelet) against an apiserver.
+    Kubelet(crate::kubelet::KubeletArgs),
+    /// Manage the node's images (`rkube image import FILE.tar`).
+    Image(crate::image::ImageArgs),
 }
 
 /// `rkube server` flags.
@@ -50,6 +54,9 @@ pub struct ServerArgs {
     /// data dir must not hold a store yet).
     #[arg(long)]
     pub restore: Option<PathBuf>,
+    /// Do not run the node agent (kubelet + containerd) in this process.
+    #[arg(long)]
+    pub disable_agent: bool,
 }
 
 /// `rkube backup` arguments.

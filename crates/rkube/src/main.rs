@@ -4,6 +4,8 @@
 mod backup;
 mod cli;
 mod components;
+mod image;
+mod kubelet;
 mod kubectl;
 mod server;
 
@@ -16,6 +18,8 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Server(args) => runtime()?.block_on(server::run(args)),
         cli::Command::Kubectl(args) => kubectl::run(args),
         cli::Command::Backup(args) => backup::run(args),
+        cli::Command::Kubelet(args) => runtime()?.block_on(kubelet::run(args)),
+        cli::Command::Image(args) => runtime()?.block_on(image::run(args)),
     }
 }
 

@@ -54,6 +54,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut components = Components::new();
     // Embedded components (scheduler, controller-manager, agent) are
     // spawned here with `components.spawn(name, |stop| …)`.
+    if !args.disable_agent {
+        let options = crate::kubelet::agent_options(&args.data_dir, None);
+        let client = client.clone();
+        components.spawn("agent", |stop| async move {
+            Ok(rkube_kubelet::run(client, options, stop).await?)
+        });
+    }
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
@@ -114,7 +121,7 @@ fn api_stopped(
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
