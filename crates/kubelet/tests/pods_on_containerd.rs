@@ -25,33 +25,72 @@ async fn two_containers_reach_each_other_on_localhost_and_the_pod_succeeds() {
     node.stage_images(&options);
     let kubelet = RunningKubelet::start(client.clone(), options);
 
-    create_pod(&client, "node-a", example("pod-shared-localhost.yaml", "Pod")).await;
+    create_pod(
+        &client,
+        "node-a",
+        example("pod-shared-localhost.yaml", "Pod"),
+    )
+    .await;
     // The client fetches from the server over localhost and exits 0; the
     // server keeps serving, so the pod stays Running (restartPolicy Never).
-    let client_done = |p: &Pod| {
-        terminated(p, "client").is_some()
-    };
+    let client_done = |p: &Pod| terminated(p, "client").is_some();
     let pod = wait_pod(&client, "two-containers", "client finished", client_done).await;
     let done = terminated(&pod, "client").unwrap();
-    assert_eq!((done.exit_code, done.reason.as_deref()), (0, Some("Completed")), "{:#?}", pod.status);
+    assert_eq!(
+        (done.exit_code, done.reason.as_deref()),
+        (0, Some("Completed")),
+        "{:#?}",
+        pod.status
+    );
     assert_eq!(phase(&pod), "Running");
     let status = pod.status.as_ref().unwrap();
-    assert!(status.pod_ip.as_deref().is_some_and(|ip| ip.starts_with("10.88.11.")), "{status:#?}");
+    assert!(
+        status
+            .pod_ip
+            .as_deref()
+            .is_some_and(|ip| ip.starts_with("10.88.11.")),
+        "{status:#?}"
+    );
 
     // The node registered with its facts and keeps a lease.
     let nodes: Api<Node> = Api::all(client.clone());
     let registered = nodes.get("node-a").await.unwrap();
     let labels = registered.metadata.labels.clone().unwrap();
-    assert_eq!(labels.get("kubernetes.io/hostname").map(String::as_str), Some("node-a"));
-    assert_eq!(labels.get("kubernetes.io/os").map(String::as_str), Some("linux"));
+    assert_eq!(
+        labels.get("kubernetes.io/hostname").map(String::as_str),
+        Some("node-a")
+    );
+    assert_eq!(
+        labels.get("kubernetes.io/os").map(String::as_str),
+        Some("linux")
+    );
     let node_status = registered.status.unwrap();
-    assert!(node_status.node_info.unwrap().container_runtime_version.starts_with("containerd://"));
-    let ready = node_status.conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
+    assert!(node_status
+        .node_info
+        .unwrap()
+        .container_runtime_version
+        .starts_with("containerd://"));
+    let ready = node_status
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
     assert_eq!(ready.status, "True", "{ready:?}");
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
-    assert!(leases.get("node-a").await.unwrap().spec.unwrap().renew_time.is_some());
+    assert!(leases
+        .get("node-a")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .renew_time
+        .is_some());
 
-    kubelet.stop().await.expect("the kubelet stops cleanly (pods, then containerd)");
+    kubelet
+        .stop()
+        .await
+        .expect("the kubelet stops cleanly (pods, then containerd)");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,16 +103,25 @@ async fn config_reader_gets_its_config_map_and_secret_as_env_and_files() {
     let _kubelet = RunningKubelet::start(client.clone(), options);
 
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    cms.create(&PostParams::default(), &serde_json::from_value(example("config-and-secret.yaml", "ConfigMap")).unwrap())
-        .await
-        .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(example("config-and-secret.yaml", "ConfigMap")).unwrap(),
+    )
+    .await
+    .unwrap();
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
     secrets
-        .create(&PostParams::default(), &serde_json::from_value(example("config-and-secret.yaml", "Secret")).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(example("config-and-secret.yaml", "Secret")).unwrap(),
+        )
         .await
         .unwrap();
     let created = create_pod(&client, "node-b", example("config-and-secret.yaml", "Pod")).await;
-    let pod = wait_pod(&client, "config-reader", "Succeeded", |p| phase(p) == "Succeeded" || phase(p) == "Failed").await;
+    let pod = wait_pod(&client, "config-reader", "Succeeded", |p| {
+        phase(p) == "Succeeded" || phase(p) == "Failed"
+    })
+    .await;
     assert_eq!(phase(&pod), "Succeeded", "{:#?}", pod.status);
 
     // What the container printed, from its CRI log file.
@@ -98,10 +146,25 @@ async fn a_container_exiting_1_under_always_goes_to_crash_loop_back_off() {
         "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1.35", "command": ["sh", "-c", "exit 1"]}]}
     }))
     .await;
-    let pod = wait_pod(&client, "crasher", "CrashLoopBackOff", |p| waiting_reason(p, "c") == Some("CrashLoopBackOff")).await;
-    let status = &pod.status.as_ref().unwrap().container_statuses.as_ref().unwrap()[0];
+    let pod = wait_pod(&client, "crasher", "CrashLoopBackOff", |p| {
+        waiting_reason(p, "c") == Some("CrashLoopBackOff")
+    })
+    .await;
+    let status = &pod
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0];
     assert!(status.restart_count >= 1, "{status:#?}");
-    let last = status.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+    let last = status
+        .last_state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .as_ref()
+        .unwrap();
     assert_eq!((last.exit_code, last.reason.as_deref()), (1, Some("Error")));
     assert_eq!(phase(&pod), "Running");
 }
@@ -124,18 +187,41 @@ async fn deleting_a_pod_stops_its_containers_and_removes_it() {
     .await;
     wait_pod(&client, "sleeper", "Running", |p| phase(p) == "Running").await;
     let uid = created.metadata.uid.unwrap();
-    assert_eq!(cri.list_containers(selector(labels::POD_UID, &uid)).await.unwrap().len(), 1);
+    assert_eq!(
+        cri.list_containers(selector(labels::POD_UID, &uid))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
-    api.delete("sleeper", &DeleteParams::default()).await.unwrap();
+    api.delete("sleeper", &DeleteParams::default())
+        .await
+        .unwrap();
     let gone = tokio::time::timeout(
         POD_DEADLINE,
-        kube::runtime::wait::await_condition(api.clone(), "sleeper", kube::runtime::wait::conditions::is_deleted(&uid)),
+        kube::runtime::wait::await_condition(
+            api.clone(),
+            "sleeper",
+            kube::runtime::wait::conditions::is_deleted(&uid),
+        ),
     )
     .await;
-    assert!(matches!(gone, Ok(Ok(_))), "the kubelet deletes the pod once its containers stopped");
-    assert!(cri.list_containers(selector(labels::POD_UID, &uid)).await.unwrap().is_empty());
-    assert!(cri.list_pod_sandboxes(selector(labels::POD_UID, &uid)).await.unwrap().is_empty());
+    assert!(
+        matches!(gone, Ok(Ok(_))),
+        "the kubelet deletes the pod once its containers stopped"
+    );
+    assert!(cri
+        .list_containers(selector(labels::POD_UID, &uid))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(cri
+        .list_pod_sandboxes(selector(labels::POD_UID, &uid))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,14 +232,25 @@ async fn a_kubelet_restart_leaves_running_containers_running() {
     let options = node.start_containerd("node-e").await;
     let first = RunningKubelet::start(client.clone(), options.clone());
 
-    let long = |name: &str| serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1.35", "command": ["sleep", "3600"]}]}
-    });
+    let long = |name: &str| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1.35", "command": ["sleep", "3600"]}]}
+        })
+    };
     create_pod(&client, "node-e", long("survivor")).await;
     let before = wait_pod(&client, "survivor", "Running", |p| phase(p) == "Running").await;
-    let id_of = |p: &Pod| p.status.as_ref().unwrap().container_statuses.as_ref().unwrap()[0].container_id.clone();
+    let id_of = |p: &Pod| {
+        p.status
+            .as_ref()
+            .unwrap()
+            .container_statuses
+            .as_ref()
+            .unwrap()[0]
+            .container_id
+            .clone()
+    };
     first.stop().await.unwrap();
 
     let _second = RunningKubelet::start(client.clone(), options);
@@ -163,8 +260,15 @@ async fn a_kubelet_restart_leaves_running_containers_running() {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     let after = api.get("survivor").await.unwrap();
     assert_eq!(phase(&after), "Running");
-    assert_eq!(id_of(&after), id_of(&before), "the same container, not a new one");
-    assert_eq!(after.status.unwrap().container_statuses.unwrap()[0].restart_count, 0);
+    assert_eq!(
+        id_of(&after),
+        id_of(&before),
+        "the same container, not a new one"
+    );
+    assert_eq!(
+        after.status.unwrap().container_statuses.unwrap()[0].restart_count,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -186,7 +290,10 @@ async fn images_that_cannot_be_had_report_err_image_never_pull_and_err_image_pul
     .await;
     let pod = wait_pod(&client, "no-image", "waiting on images", |p| {
         waiting_reason(p, "never") == Some("ErrImageNeverPull")
-            && matches!(waiting_reason(p, "pull"), Some("ErrImagePull") | Some("ImagePullBackOff"))
+            && matches!(
+                waiting_reason(p, "pull"),
+                Some("ErrImagePull") | Some("ImagePullBackOff")
+            )
     })
     .await;
     assert_eq!(phase(&pod), "Pending");

@@ -35,7 +35,11 @@ pub enum ImageCommand {
 /// Runs an image command.
 pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
     match args.command {
-        ImageCommand::Import { data_dir, address, files } => {
+        ImageCommand::Import {
+            data_dir,
+            address,
+            files,
+        } => {
             let options = crate::kubelet::agent_options(&data_dir, Some(String::new()));
             let socket = address.unwrap_or_else(|| options.containerd_layout().socket());
             if socket.exists() {
@@ -49,8 +53,9 @@ pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for file in &files {
                 let name = file.file_name().context("the file has no name")?;
-                std::fs::copy(file, dir.join(name))
-                    .with_context(|| format!("copying {} into {}", file.display(), dir.display()))?;
+                std::fs::copy(file, dir.join(name)).with_context(|| {
+                    format!("copying {} into {}", file.display(), dir.display())
+                })?;
                 eprintln!(
                     "containerd is not running ({}); {} will be imported when the agent starts",
                     socket.display(),

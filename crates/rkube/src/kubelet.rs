@@ -41,7 +41,10 @@ pub async fn run(args: KubeletArgs) -> anyhow::Result<()> {
     let client = client_from_kubeconfig(&args.kubeconfig).await?;
     let mut options = agent_options(&args.data_dir, args.node_name);
     if let Some(socket) = args.container_runtime_endpoint {
-        let socket = socket.strip_prefix("unix://").map(Path::to_path_buf).unwrap_or(socket);
+        let socket = socket
+            .strip_prefix("unix://")
+            .map(Path::to_path_buf)
+            .unwrap_or(socket);
         options.runtime = RuntimeEndpoint::External(socket);
     }
     options.node_ip = args.node_ip;

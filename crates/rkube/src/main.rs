@@ -5,8 +5,8 @@ mod backup;
 mod cli;
 mod components;
 mod image;
-mod kubelet;
 mod kubectl;
+mod kubelet;
 mod server;
 
 use clap::Parser;

@@ -27,8 +27,13 @@ pub fn test_images() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rkube-test-images");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-test-images.sh");
-        let status = Command::new("bash").arg(&script).arg(&dir).status().expect("run build-test-images.sh");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-test-images.sh");
+        let status = Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .status()
+            .expect("run build-test-images.sh");
         assert!(status.success(), "build-test-images.sh failed");
         dir
     })
@@ -48,7 +53,10 @@ pub struct TestNode {
 impl TestNode {
     /// A node numbered `n` (unique per test: bridge `rkt<n>`, CIDR 10.88.<n>.0/24).
     pub fn new(n: u8) -> TestNode {
-        let dir = tempfile::Builder::new().prefix("rkube-kubelet-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("rkube-kubelet-")
+            .tempdir()
+            .unwrap();
         TestNode {
             dir,
             bridge: format!("rkt{n}"),
@@ -73,11 +81,20 @@ impl TestNode {
     pub async fn start_containerd(&mut self, name: &str) -> KubeletOptions {
         let mut options = self.options(name);
         let layout = options.containerd_layout();
-        let cni = CniSettings { pod_cidr: self.pod_cidr.clone(), bridge: self.bridge.clone() };
-        let containerd = Containerd::start(ContainerdOptions::new(layout.clone(), &options.sandbox_image, cni))
+        let cni = CniSettings {
+            pod_cidr: self.pod_cidr.clone(),
+            bridge: self.bridge.clone(),
+        };
+        let containerd = Containerd::start(ContainerdOptions::new(
+            layout.clone(),
+            &options.sandbox_image,
+            cni,
+        ))
+        .await
+        .expect("containerd starts");
+        let imported = rkube_kubelet::images::import_dir(&layout.socket(), test_images())
             .await
-            .expect("containerd starts");
-        let imported = rkube_kubelet::images::import_dir(&layout.socket(), test_images()).await.unwrap();
+            .unwrap();
         assert_eq!(imported, 2);
         options.runtime = RuntimeEndpoint::External(containerd.socket());
         self.containerd = Some(containerd);
@@ -118,7 +135,9 @@ impl Drop for TestNode {
                 }
             }
         }
-        let _ = Command::new("ip").args(["link", "del", &self.bridge]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
         let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
         let mut ours: Vec<&str> = mounts
             .lines()
@@ -142,8 +161,15 @@ impl RunningKubelet {
     /// Starts a kubelet.
     pub fn start(client: kube::Client, options: KubeletOptions) -> RunningKubelet {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(rkube_kubelet::run(client, options, stop.clone().cancelled_owned()));
-        RunningKubelet { stop, task: Some(task) }
+        let task = tokio::spawn(rkube_kubelet::run(
+            client,
+            options,
+            stop.clone().cancelled_owned(),
+        ));
+        RunningKubelet {
+            stop,
+            task: Some(task),
+        }
     }
 
     /// Stops it and returns how it ended.
@@ -173,25 +199,42 @@ pub async fn create_pod(client: &kube::Client, node: &str, manifest: serde_json:
 
 /// Waits until pod `name` satisfies `condition`; panics with the pod's last
 /// status after the deadline.
-pub async fn wait_pod(client: &kube::Client, name: &str, what: &str, condition: impl Fn(&Pod) -> bool) -> Pod {
+pub async fn wait_pod(
+    client: &kube::Client,
+    name: &str,
+    what: &str,
+    condition: impl Fn(&Pod) -> bool,
+) -> Pod {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     let waited = tokio::time::timeout(
         POD_DEADLINE,
-        await_condition(api.clone(), name, move |p: Option<&Pod>| p.is_some_and(&condition)),
+        await_condition(api.clone(), name, move |p: Option<&Pod>| {
+            p.is_some_and(&condition)
+        }),
     )
     .await;
     match waited {
         Ok(Ok(Some(pod))) => pod,
         _ => {
-            let last = api.get_opt(name).await.ok().flatten().and_then(|p| p.status);
-            panic!("pod {name} did not become {what} within {POD_DEADLINE:?}; last status: {last:#?}")
+            let last = api
+                .get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|p| p.status);
+            panic!(
+                "pod {name} did not become {what} within {POD_DEADLINE:?}; last status: {last:#?}"
+            )
         }
     }
 }
 
 /// The pod's phase.
 pub fn phase(pod: &Pod) -> &str {
-    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
 }
 
 /// The waiting reason of container `name`.
@@ -212,7 +255,8 @@ pub fn waiting_reason<'a>(pod: &'a Pod, name: &str) -> Option<&'a str> {
 
 /// A manifest from ../shared/examples, one document by kind.
 pub fn example(file: &str, kind: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(rkube_testkit::TestApiserver::examples_dir().join(file)).unwrap();
+    let text =
+        std::fs::read_to_string(rkube_testkit::TestApiserver::examples_dir().join(file)).unwrap();
     for doc in serde_yaml::Deserializer::from_str(&text) {
         let value: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
         if value["kind"] == kind {
@@ -223,7 +267,10 @@ pub fn example(file: &str, kind: &str) -> serde_json::Value {
 }
 
 /// The terminated state of container `name`.
-pub fn terminated<'a>(pod: &'a Pod, name: &str) -> Option<&'a k8s_openapi::api::core::v1::ContainerStateTerminated> {
+pub fn terminated<'a>(
+    pod: &'a Pod,
+    name: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::ContainerStateTerminated> {
     pod.status
         .as_ref()?
         .container_statuses
