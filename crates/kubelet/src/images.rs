@@ -68,7 +68,12 @@ pub async fn import_dir(socket: &Path, dir: &Path) -> Result<usize, ImportError>
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => return Err(ImportError::ReadDir { dir: dir.to_path_buf(), source }),
+        Err(source) => {
+            return Err(ImportError::ReadDir {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        }
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -124,13 +129,20 @@ pub struct ImageFailure {
 }
 
 /// Makes sure the container's image is present, pulling per its policy.
-pub async fn ensure_image(cri: &Cri, _pod: &Pod, container: &Container) -> Result<(), ImageFailure> {
+pub async fn ensure_image(
+    cri: &Cri,
+    _pod: &Pod,
+    container: &Container,
+) -> Result<(), ImageFailure> {
     let image = container.image.as_deref().unwrap_or("");
     let policy = PullPolicy::of(container);
     let present = match cri.image_status(image).await {
         Ok(found) => found.is_some(),
         Err(e) => {
-            return Err(ImageFailure { reason: WaitingReason::ErrImagePull, message: e.message() })
+            return Err(ImageFailure {
+                reason: WaitingReason::ErrImagePull,
+                message: e.message(),
+            })
         }
     };
     match (policy, present) {
@@ -155,6 +167,7 @@ pub async fn ensure_image(cri: &Cri, _pod: &Pod, container: &Container) -> Resul
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -176,7 +189,11 @@ mod tests {
             ("busybox:1", Some("Always"), PullPolicy::Always),
         ];
         for (image, policy, want) in cases {
-            assert_eq!(PullPolicy::of(&container(image, policy)), want, "{image} {policy:?}");
+            assert_eq!(
+                PullPolicy::of(&container(image, policy)),
+                want,
+                "{image} {policy:?}"
+            );
         }
     }
 }

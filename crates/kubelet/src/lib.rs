@@ -156,18 +156,34 @@ pub async fn run(
         ip: ip.to_string(),
         data_dir: options.data_dir.clone(),
     };
-    node::register(&client, &identity).await.map_err(|source| Error::Register {
-        node: identity.name.clone(),
-        source,
-    })?;
+    node::register(&client, &identity)
+        .await
+        .map_err(|source| Error::Register {
+            node: identity.name.clone(),
+            source,
+        })?;
 
     let (cri, containerd) = match &options.runtime {
         RuntimeEndpoint::External(socket) => (Cri::connect(socket)?, None),
         RuntimeEndpoint::Managed => {
-            let pod_cidr = node::pod_cidr(&client, &identity.name, &options.pod_cidr, options.pod_cidr_wait).await;
-            let cni = CniSettings { pod_cidr, bridge: options.bridge.clone() };
+            let pod_cidr = node::pod_cidr(
+                &client,
+                &identity.name,
+                &options.pod_cidr,
+                options.pod_cidr_wait,
+            )
+            .await;
+            let cni = CniSettings {
+                pod_cidr,
+                bridge: options.bridge.clone(),
+            };
             let layout = options.containerd_layout();
-            let containerd = Containerd::start(ContainerdOptions::new(layout.clone(), &options.sandbox_image, cni)).await?;
+            let containerd = Containerd::start(ContainerdOptions::new(
+                layout.clone(),
+                &options.sandbox_image,
+                cni,
+            ))
+            .await?;
             let imported = images::import_dir(&layout.socket(), &options.images_dir()).await?;
             if imported > 0 {
                 info!(count = imported, dir = %options.images_dir().display(), "imported images");
@@ -179,15 +195,27 @@ pub async fn run(
     info!(node = %identity.name, runtime = %format!("{} {}", version.runtime_name, version.runtime_version), "kubelet running");
 
     let stop = CancellationToken::new();
-    let heartbeat = tokio::spawn(node::heartbeat(client.clone(), cri.clone(), identity.clone(), stop.clone().cancelled_owned()));
+    let heartbeat = tokio::spawn(node::heartbeat(
+        client.clone(),
+        cri.clone(),
+        identity.clone(),
+        stop.clone().cancelled_owned(),
+    ));
     let ctx = Arc::new(PodContext {
         cri: cri.clone(),
         client: client.clone(),
         host_ip: identity.ip.clone(),
         pods_dir: options.data_dir.join("pods"),
-        cluster_dns: ClusterDns { servers: options.cluster_dns.clone(), domain: options.cluster_domain.clone() },
-        host_dns: parse_resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()),
-        oom_score_adj_floor: machine::read_trimmed("/proc/self/oom_score_adj").parse().unwrap_or(0),
+        cluster_dns: ClusterDns {
+            servers: options.cluster_dns.clone(),
+            domain: options.cluster_domain.clone(),
+        },
+        host_dns: parse_resolv_conf(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        ),
+        oom_score_adj_floor: machine::read_trimmed("/proc/self/oom_score_adj")
+            .parse()
+            .unwrap_or(0),
     });
     pods::run(ctx, &identity.name, shutdown).await;
     stop.cancel();

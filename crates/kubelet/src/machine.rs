@@ -26,8 +26,14 @@ impl Capacity {
     pub fn to_quantities(&self) -> BTreeMap<String, Quantity> {
         BTreeMap::from([
             ("cpu".to_string(), Quantity(self.cpus.to_string())),
-            ("memory".to_string(), Quantity(format!("{}Ki", self.memory_bytes / 1024))),
-            ("ephemeral-storage".to_string(), Quantity(format!("{}Ki", self.storage_bytes / 1024))),
+            (
+                "memory".to_string(),
+                Quantity(format!("{}Ki", self.memory_bytes / 1024)),
+            ),
+            (
+                "ephemeral-storage".to_string(),
+                Quantity(format!("{}Ki", self.storage_bytes / 1024)),
+            ),
             ("pods".to_string(), Quantity(MAX_PODS.to_string())),
         ])
     }
@@ -63,14 +69,28 @@ pub struct Available {
 pub fn available(data_dir: &Path) -> Available {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let (free, total) = rustix::fs::statvfs(data_dir)
-        .map(|s| (s.f_bavail.saturating_mul(s.f_frsize), s.f_blocks.saturating_mul(s.f_frsize)))
+        .map(|s| {
+            (
+                s.f_bavail.saturating_mul(s.f_frsize),
+                s.f_blocks.saturating_mul(s.f_frsize),
+            )
+        })
         .unwrap_or((0, 0));
     let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(32768);
     let running = std::fs::read_dir("/proc")
-        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())).count() as u64)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .count() as u64
+        })
         .unwrap_or(0);
     Available {
         memory_bytes: meminfo_kib(&meminfo, "MemAvailable").unwrap_or(0) * 1024,
@@ -123,17 +143,25 @@ pub fn os_image(os_release: &str) -> String {
 
 /// A file's trimmed content, empty if unreadable.
 pub fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn meminfo_fields_parse_in_kib() {
         let text = "MemTotal:       16303428 kB\nMemFree:  100 kB\nMemAvailable:   8000000 kB\n";
-        let cases = [("MemTotal", Some(16_303_428)), ("MemAvailable", Some(8_000_000)), ("Mem", None), ("Swap", None)];
+        let cases = [
+            ("MemTotal", Some(16_303_428)),
+            ("MemAvailable", Some(8_000_000)),
+            ("Mem", None),
+            ("Swap", None),
+        ];
         for (field, want) in cases {
             assert_eq!(meminfo_kib(text, field), want, "{field}");
         }
@@ -141,13 +169,20 @@ mod tests {
 
     #[test]
     fn os_image_reads_pretty_name() {
-        assert_eq!(os_image("ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), "Debian GNU/Linux 12 (bookworm)");
+        assert_eq!(
+            os_image("ID=debian\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"),
+            "Debian GNU/Linux 12 (bookworm)"
+        );
         assert_eq!(os_image(""), "Linux");
     }
 
     #[test]
     fn capacity_quantities_use_kib_and_max_pods() {
-        let c = Capacity { cpus: 2, memory_bytes: 2048 * 1024, storage_bytes: 4096 };
+        let c = Capacity {
+            cpus: 2,
+            memory_bytes: 2048 * 1024,
+            storage_bytes: 4096,
+        };
         let q = c.to_quantities();
         assert_eq!(q["cpu"].0, "2");
         assert_eq!(q["memory"].0, "2048Ki");

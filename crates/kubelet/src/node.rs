@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
-    Namespace, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus, NodeSystemInfo,
-    DaemonEndpoint,
+    DaemonEndpoint, Namespace, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
+    NodeSystemInfo,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, OwnerReference, Time};
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
@@ -54,9 +54,15 @@ pub async fn register(client: &kube::Client, node: &NodeIdentity) -> Result<Node
     let labels = BTreeMap::from([
         ("kubernetes.io/hostname".to_string(), node.name.clone()),
         ("kubernetes.io/os".to_string(), "linux".to_string()),
-        ("kubernetes.io/arch".to_string(), machine::arch().to_string()),
+        (
+            "kubernetes.io/arch".to_string(),
+            machine::arch().to_string(),
+        ),
         ("beta.kubernetes.io/os".to_string(), "linux".to_string()),
-        ("beta.kubernetes.io/arch".to_string(), machine::arch().to_string()),
+        (
+            "beta.kubernetes.io/arch".to_string(),
+            machine::arch().to_string(),
+        ),
     ]);
     let object = Node {
         metadata: ObjectMeta {
@@ -92,7 +98,10 @@ pub async fn pod_cidr(client: &kube::Client, name: &str, fallback: &str, wait: D
             Err(e) => debug!(error = %e, "reading the node for its podCIDR"),
         }
         if tokio::time::Instant::now() >= deadline {
-            info!(pod_cidr = fallback, "no spec.podCIDR assigned; using --pod-cidr");
+            info!(
+                pod_cidr = fallback,
+                "no spec.podCIDR assigned; using --pod-cidr"
+            );
             return fallback.to_string();
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -101,7 +110,12 @@ pub async fn pod_cidr(client: &kube::Client, name: &str, fallback: &str, wait: D
 
 /// Posts the node status and renews the lease every [`HEARTBEAT`] until
 /// `shutdown`.
-pub async fn heartbeat(client: kube::Client, cri: Cri, node: NodeIdentity, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn heartbeat(
+    client: kube::Client,
+    cri: Cri,
+    node: NodeIdentity,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut ticker = tokio::time::interval(HEARTBEAT);
     loop {
@@ -120,14 +134,26 @@ pub async fn heartbeat(client: kube::Client, cri: Cri, node: NodeIdentity, shutd
 }
 
 /// Writes the node's status: capacity, conditions, addresses, nodeInfo.
-pub async fn post_status(client: &kube::Client, cri: &Cri, node: &NodeIdentity) -> Result<(), kube::Error> {
+pub async fn post_status(
+    client: &kube::Client,
+    cri: &Cri,
+    node: &NodeIdentity,
+) -> Result<(), kube::Error> {
     let runtime = cri.version().await.ok();
     let runtime_conditions = cri.conditions().await.unwrap_or_default();
     let not_ready: Vec<String> = ["RuntimeReady", "NetworkReady"]
         .iter()
-        .filter(|t| !runtime_conditions.iter().any(|c| &c.r#type == *t && c.status))
+        .filter(|t| {
+            !runtime_conditions
+                .iter()
+                .any(|c| &c.r#type == *t && c.status)
+        })
         .map(|t| {
-            let why = runtime_conditions.iter().find(|c| &c.r#type == t).map(|c| c.message.clone()).unwrap_or_default();
+            let why = runtime_conditions
+                .iter()
+                .find(|c| &c.r#type == t)
+                .map(|c| c.message.clone())
+                .unwrap_or_default();
             format!("container runtime {t} is false: {why}")
         })
         .collect();
@@ -136,7 +162,11 @@ pub async fn post_status(client: &kube::Client, cri: &Cri, node: &NodeIdentity) 
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let api: Api<Node> = Api::all(client.clone());
     let current = api.get_opt(&node.name).await?;
-    let previous = current.as_ref().and_then(|n| n.status.as_ref()).and_then(|s| s.conditions.clone()).unwrap_or_default();
+    let previous = current
+        .as_ref()
+        .and_then(|n| n.status.as_ref())
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
     let condition = |type_: &str, status: bool, reason: &str, message: String| {
         let status = if status { "True" } else { "False" };
         let since = previous
@@ -155,27 +185,79 @@ pub async fn post_status(client: &kube::Client, cri: &Cri, node: &NodeIdentity) 
     };
     let memory_pressure = available.memory_bytes < MEMORY_PRESSURE_BYTES;
     let disk_pressure = available.storage_total > 0
-        && (available.storage_bytes as f64) < DISK_PRESSURE_FRACTION * available.storage_total as f64;
+        && (available.storage_bytes as f64)
+            < DISK_PRESSURE_FRACTION * available.storage_total as f64;
     let pid_pressure = available.pids.1 > 0 && available.pids.0 * 10 > available.pids.1 * 9;
     let ready = not_ready.is_empty();
     let conditions = vec![
-        condition("MemoryPressure", memory_pressure,
-            if memory_pressure { "KubeletHasInsufficientMemory" } else { "KubeletHasSufficientMemory" },
-            format!("kubelet has {} memory available", if memory_pressure { "insufficient" } else { "sufficient" })),
-        condition("DiskPressure", disk_pressure,
-            if disk_pressure { "KubeletHasDiskPressure" } else { "KubeletHasNoDiskPressure" },
-            format!("kubelet has {}disk pressure", if disk_pressure { "" } else { "no " })),
-        condition("PIDPressure", pid_pressure,
-            if pid_pressure { "KubeletHasInsufficientPID" } else { "KubeletHasSufficientPID" },
-            format!("kubelet has {} PID available", if pid_pressure { "insufficient" } else { "sufficient" })),
-        condition("Ready", ready,
-            if ready { "KubeletReady" } else { "KubeletNotReady" },
-            if ready { "kubelet is posting ready status".to_string() } else { not_ready.join("; ") }),
+        condition(
+            "MemoryPressure",
+            memory_pressure,
+            if memory_pressure {
+                "KubeletHasInsufficientMemory"
+            } else {
+                "KubeletHasSufficientMemory"
+            },
+            format!(
+                "kubelet has {} memory available",
+                if memory_pressure {
+                    "insufficient"
+                } else {
+                    "sufficient"
+                }
+            ),
+        ),
+        condition(
+            "DiskPressure",
+            disk_pressure,
+            if disk_pressure {
+                "KubeletHasDiskPressure"
+            } else {
+                "KubeletHasNoDiskPressure"
+            },
+            format!(
+                "kubelet has {}disk pressure",
+                if disk_pressure { "" } else { "no " }
+            ),
+        ),
+        condition(
+            "PIDPressure",
+            pid_pressure,
+            if pid_pressure {
+                "KubeletHasInsufficientPID"
+            } else {
+                "KubeletHasSufficientPID"
+            },
+            format!(
+                "kubelet has {} PID available",
+                if pid_pressure {
+                    "insufficient"
+                } else {
+                    "sufficient"
+                }
+            ),
+        ),
+        condition(
+            "Ready",
+            ready,
+            if ready {
+                "KubeletReady"
+            } else {
+                "KubeletNotReady"
+            },
+            if ready {
+                "kubelet is posting ready status".to_string()
+            } else {
+                not_ready.join("; ")
+            },
+        ),
     ];
     let info = NodeSystemInfo {
         architecture: machine::arch().to_string(),
         operating_system: "linux".to_string(),
-        os_image: machine::os_image(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
+        os_image: machine::os_image(
+            &std::fs::read_to_string("/etc/os-release").unwrap_or_default(),
+        ),
         kernel_version: machine::read_trimmed("/proc/sys/kernel/osrelease"),
         machine_id: machine::read_trimmed("/etc/machine-id"),
         boot_id: machine::read_trimmed("/proc/sys/kernel/random/boot_id"),
@@ -192,8 +274,14 @@ pub async fn post_status(client: &kube::Client, cri: &Cri, node: &NodeIdentity) 
         allocatable: Some(capacity),
         conditions: Some(conditions),
         addresses: Some(vec![
-            NodeAddress { type_: "InternalIP".into(), address: node.ip.clone() },
-            NodeAddress { type_: "Hostname".into(), address: node.name.clone() },
+            NodeAddress {
+                type_: "InternalIP".into(),
+                address: node.ip.clone(),
+            },
+            NodeAddress {
+                type_: "Hostname".into(),
+                address: node.name.clone(),
+            },
         ]),
         node_info: Some(info),
         daemon_endpoints: Some(NodeDaemonEndpoints {
@@ -202,7 +290,8 @@ pub async fn post_status(client: &kube::Client, cri: &Cri, node: &NodeIdentity) 
         ..Default::default()
     };
     let patch = serde_json::json!({ "status": status });
-    api.patch_status(&node.name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch_status(&node.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
     Ok(())
 }
 
@@ -211,20 +300,27 @@ pub async fn renew_lease(client: &kube::Client, name: &str) -> Result<(), kube::
     let api: Api<Lease> = Api::namespaced(client.clone(), LEASE_NAMESPACE);
     let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
     let patch = serde_json::json!({ "spec": { "holderIdentity": name, "renewTime": now, "leaseDurationSeconds": LEASE_DURATION_SECONDS } });
-    match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         Ok(_) => return Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => {}
         Err(e) => return Err(e),
     }
     ensure_lease_namespace(client).await?;
     let node: Api<Node> = Api::all(client.clone());
-    let owner = node.get_opt(name).await?.and_then(|n| n.metadata.uid).map(|uid| OwnerReference {
-        api_version: "v1".into(),
-        kind: "Node".into(),
-        name: name.to_string(),
-        uid,
-        ..Default::default()
-    });
+    let owner = node
+        .get_opt(name)
+        .await?
+        .and_then(|n| n.metadata.uid)
+        .map(|uid| OwnerReference {
+            api_version: "v1".into(),
+            kind: "Node".into(),
+            name: name.to_string(),
+            uid,
+            ..Default::default()
+        });
     let lease = Lease {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
@@ -249,7 +345,10 @@ pub async fn renew_lease(client: &kube::Client, name: &str) -> Result<(), kube::
 async fn ensure_lease_namespace(client: &kube::Client) -> Result<(), kube::Error> {
     let api: Api<Namespace> = Api::all(client.clone());
     let namespace = Namespace {
-        metadata: ObjectMeta { name: Some(LEASE_NAMESPACE.to_string()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(LEASE_NAMESPACE.to_string()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     match api.create(&PostParams::default(), &namespace).await {

@@ -36,6 +36,10 @@ pub enum Command {
     ControllerManager(crate::controller_manager::ControllerManagerArgs),
     /// Run the service proxy (Services → nftables) on this machine.
     Proxy(crate::proxy::ProxyArgs),
+    /// Run the node agent (kubelet) against an apiserver.
+    Kubelet(crate::kubelet::KubeletArgs),
+    /// Manage the node's images (`rkube image import FILE.tar`).
+    Image(crate::image::ImageArgs),
 }
 
 /// `rkube server` flags.
@@ -67,6 +71,9 @@ pub struct ServerArgs {
     /// Do not run the service proxy (it runs only as root anyway).
     #[arg(long)]
     pub disable_proxy: bool,
+    /// Do not run the node agent (kubelet + containerd) in this process.
+    #[arg(long)]
+    pub disable_agent: bool,
 }
 
 /// `rkube backup` arguments.

@@ -9,6 +9,9 @@ mod controller_manager;
 mod kubectl;
 mod scheduler;
 mod proxy;
+mod image;
+mod kubectl;
+mod kubelet;
 mod server;
 
 use clap::Parser;
@@ -24,6 +27,8 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Agent(args) => runtime()?.block_on(agent::run(args)),
         cli::Command::ControllerManager(args) => runtime()?.block_on(controller_manager::run(args)),
         cli::Command::Proxy(args) => runtime()?.block_on(proxy::run(args)),
+        cli::Command::Kubelet(args) => runtime()?.block_on(kubelet::run(args)),
+        cli::Command::Image(args) => runtime()?.block_on(image::run(args)),
     }
 }
 

@@ -73,6 +73,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         };
         components.spawn("proxy", |stop| async move {
             Ok(rkube_proxy::run(proxy, options, stop).await?)
+    if !args.disable_agent {
+        let options = crate::kubelet::agent_options(&args.data_dir, None);
+        let client = client.clone();
+        components.spawn("agent", |stop| async move {
+            Ok(rkube_kubelet::run(client, options, stop).await?)
         });
     }
 
@@ -136,6 +141,7 @@ fn api_stopped(
 
 /// Completes on Ctrl-C or SIGTERM.
 pub(crate) async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,

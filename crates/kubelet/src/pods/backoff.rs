@@ -60,6 +60,7 @@ impl Backoff {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -67,7 +68,11 @@ mod tests {
     fn delays_double_from_ten_seconds_to_five_minutes() {
         let start = Instant::now();
         let mut backoff = Backoff::default();
-        assert_eq!(backoff.remaining("c", start), None, "a first try is immediate");
+        assert_eq!(
+            backoff.remaining("c", start),
+            None,
+            "a first try is immediate"
+        );
         let mut now = start;
         let mut seen = Vec::new();
         for _ in 0..8 {
@@ -83,8 +88,14 @@ mod tests {
         let start = Instant::now();
         let mut backoff = Backoff::default();
         backoff.record("c", start);
-        assert_eq!(backoff.remaining("c", start + Duration::from_secs(4)), Some(Duration::from_secs(6)));
-        assert_eq!(backoff.remaining("c", start + Duration::from_secs(10)), None);
+        assert_eq!(
+            backoff.remaining("c", start + Duration::from_secs(4)),
+            Some(Duration::from_secs(6))
+        );
+        assert_eq!(
+            backoff.remaining("c", start + Duration::from_secs(10)),
+            None
+        );
         assert_eq!(backoff.remaining("other", start), None);
     }
 

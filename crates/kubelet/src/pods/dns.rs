@@ -30,7 +30,11 @@ pub fn dns_config(pod: &Pod, cluster: &ClusterDns, host: &DnsConfig) -> DnsConfi
         "ClusterFirst" if host_network => host.clone(),
         _ => {
             let d = &cluster.domain;
-            let mut searches = vec![format!("{namespace}.svc.{d}"), format!("svc.{d}"), d.clone()];
+            let mut searches = vec![
+                format!("{namespace}.svc.{d}"),
+                format!("svc.{d}"),
+                d.clone(),
+            ];
             searches.extend(host.searches.iter().cloned());
             DnsConfig {
                 servers: cluster.servers.clone(),
@@ -40,10 +44,16 @@ pub fn dns_config(pod: &Pod, cluster: &ClusterDns, host: &DnsConfig) -> DnsConfi
         }
     };
     if let Some(extra) = spec.and_then(|s| s.dns_config.as_ref()) {
-        config.servers.extend(extra.nameservers.iter().flatten().cloned());
-        config.searches.extend(extra.searches.iter().flatten().cloned());
+        config
+            .servers
+            .extend(extra.nameservers.iter().flatten().cloned());
+        config
+            .searches
+            .extend(extra.searches.iter().flatten().cloned());
         for option in extra.options.iter().flatten() {
-            let Some(name) = option.name.as_deref() else { continue };
+            let Some(name) = option.name.as_deref() else {
+                continue;
+            };
             config.options.retain(|o| o.split(':').next() != Some(name));
             config.options.push(match &option.value {
                 Some(v) => format!("{name}:{v}"),
@@ -78,7 +88,11 @@ pub fn pod_hostname(pod: &Pod) -> String {
         .or_else(|| pod.metadata.name.clone())
         .unwrap_or_default();
     // Hostnames are at most 63 bytes (upstream truncates the same way).
-    name.chars().take(63).collect::<String>().trim_end_matches(['-', '.']).to_string()
+    name.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches(['-', '.'])
+        .to_string()
 }
 
 /// The managed /etc/hosts for a pod with IP `pod_ip`.
@@ -99,16 +113,25 @@ pub fn hosts_file(pod: &Pod, pod_ip: &str, cluster_domain: &str) -> String {
             _ => out.push_str(&format!("{pod_ip}\t{hostname}\n")),
         }
     }
-    for alias in spec.and_then(|s| s.host_aliases.as_ref()).into_iter().flatten() {
+    for alias in spec
+        .and_then(|s| s.host_aliases.as_ref())
+        .into_iter()
+        .flatten()
+    {
         let names = alias.hostnames.as_deref().unwrap_or(&[]);
         if !names.is_empty() {
-            out.push_str(&format!("\n# Entries added by HostAliases.\n{}\t{}\n", alias.ip, names.join("\t")));
+            out.push_str(&format!(
+                "\n# Entries added by HostAliases.\n{}\t{}\n",
+                alias.ip,
+                names.join("\t")
+            ));
         }
     }
     out
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -131,19 +154,55 @@ mod tests {
     fn dns_policies_choose_the_resolver() {
         let host = parse_resolv_conf("nameserver 192.0.2.53\nsearch corp.example\noptions edns0\n");
         let cases = [
-            ("ClusterFirst uses cluster DNS", serde_json::json!({"containers": []}), vec!["10.43.0.10"], "shop.svc.cluster.local"),
-            ("Default uses the node's resolver", serde_json::json!({"dnsPolicy": "Default", "containers": []}), vec!["192.0.2.53"], "corp.example"),
-            ("ClusterFirst on the host network uses the node's", serde_json::json!({"hostNetwork": true, "containers": []}), vec!["192.0.2.53"], "corp.example"),
-            ("ClusterFirstWithHostNet uses cluster DNS", serde_json::json!({"hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet", "containers": []}), vec!["10.43.0.10"], "shop.svc.cluster.local"),
+            (
+                "ClusterFirst uses cluster DNS",
+                serde_json::json!({"containers": []}),
+                vec!["10.43.0.10"],
+                "shop.svc.cluster.local",
+            ),
+            (
+                "Default uses the node's resolver",
+                serde_json::json!({"dnsPolicy": "Default", "containers": []}),
+                vec!["192.0.2.53"],
+                "corp.example",
+            ),
+            (
+                "ClusterFirst on the host network uses the node's",
+                serde_json::json!({"hostNetwork": true, "containers": []}),
+                vec!["192.0.2.53"],
+                "corp.example",
+            ),
+            (
+                "ClusterFirstWithHostNet uses cluster DNS",
+                serde_json::json!({"hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet", "containers": []}),
+                vec!["10.43.0.10"],
+                "shop.svc.cluster.local",
+            ),
         ];
         for (name, spec, servers, first_search) in cases {
             let config = dns_config(&pod(spec), &cluster(), &host);
             assert_eq!(config.servers, servers, "{name}");
-            assert_eq!(config.searches.first().map(String::as_str), Some(first_search), "{name}");
+            assert_eq!(
+                config.searches.first().map(String::as_str),
+                Some(first_search),
+                "{name}"
+            );
         }
-        let cluster_first = dns_config(&pod(serde_json::json!({"containers": []})), &cluster(), &host);
+        let cluster_first = dns_config(
+            &pod(serde_json::json!({"containers": []})),
+            &cluster(),
+            &host,
+        );
         assert_eq!(cluster_first.options, vec!["ndots:5"]);
-        assert_eq!(cluster_first.searches, vec!["shop.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]);
+        assert_eq!(
+            cluster_first.searches,
+            vec![
+                "shop.svc.cluster.local",
+                "svc.cluster.local",
+                "cluster.local",
+                "corp.example"
+            ]
+        );
     }
 
     #[test]

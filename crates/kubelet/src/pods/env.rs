@@ -195,7 +195,10 @@ pub fn service_env(services: &[Service]) -> Vec<(String, String)> {
         }
         if let Some(first) = ports.first() {
             let proto = first.protocol.as_deref().unwrap_or("TCP").to_lowercase();
-            out.push((format!("{name}_PORT"), format!("{proto}://{ip}:{}", first.port)));
+            out.push((
+                format!("{name}_PORT"),
+                format!("{proto}://{ip}:{}", first.port),
+            ));
         }
         for port in ports {
             let proto_upper = port.protocol.as_deref().unwrap_or("TCP").to_uppercase();
@@ -240,6 +243,7 @@ impl OrderedEnv {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{
@@ -272,10 +276,14 @@ mod tests {
     }
 
     fn sources() -> EnvSources {
-        let mut cm = ConfigMap::default();
-        cm.data = Some(BTreeMap::from([("GREETING".into(), "hello".into())]));
-        let mut secret = Secret::default();
-        secret.data = Some(BTreeMap::from([("pw".into(), ByteString(b"s3".to_vec()))]));
+        let cm = ConfigMap {
+            data: Some(BTreeMap::from([("GREETING".into(), "hello".into())])),
+            ..Default::default()
+        };
+        let secret = Secret {
+            data: Some(BTreeMap::from([("pw".into(), ByteString(b"s3".to_vec()))])),
+            ..Default::default()
+        };
         let service = Service {
             metadata: kube::api::ObjectMeta {
                 name: Some("my-svc".into()),
@@ -383,7 +391,11 @@ mod tests {
         let cases = [
             ("a missing configmap fails", key("nope", "k", None), false),
             ("a missing key fails", key("cfg", "nope", None), false),
-            ("an optional missing key is skipped", key("cfg", "nope", Some(true)), true),
+            (
+                "an optional missing key is skipped",
+                key("cfg", "nope", Some(true)),
+                true,
+            ),
         ];
         for (name, source, ok) in cases {
             assert_eq!(env_of(vec![from("X", source)]).is_ok(), ok, "{name}");

@@ -44,6 +44,7 @@ pub fn expand(input: &str, vars: &HashMap<String, String>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

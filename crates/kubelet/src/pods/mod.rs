@@ -64,7 +64,10 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn not_found(kind: &'static str, name: &str) -> Self {
-        ConfigError::NotFound { kind, name: name.to_string() }
+        ConfigError::NotFound {
+            kind,
+            name: name.to_string(),
+        }
     }
 }
 
@@ -131,7 +134,9 @@ fn upsert(
     tasks: &mut JoinSet<String>,
     pod: Pod,
 ) {
-    let Some(uid) = pod.metadata.uid.clone() else { return };
+    let Some(uid) = pod.metadata.uid.clone() else {
+        return;
+    };
     match workers.get(&uid) {
         Some(sender) => {
             sender.send_replace(Some(pod));

@@ -102,7 +102,9 @@ impl ObservedPod {
 
     /// Whether any container is running.
     pub fn any_running(&self) -> bool {
-        self.containers.iter().any(|c| c.state == RuntimeState::Running)
+        self.containers
+            .iter()
+            .any(|c| c.state == RuntimeState::Running)
     }
 }
 
@@ -119,14 +121,18 @@ pub async fn observe(cri: &Cri, uid: &str) -> Result<ObservedPod, CriError> {
             id: s.id,
         })
         .collect();
-    sandboxes.sort_by(|a, b| (b.created_at, b.attempt).cmp(&(a.created_at, a.attempt)));
+    sandboxes.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.attempt)));
 
     let mut listed = cri.list_containers(selector(labels::POD_UID, uid)).await?;
-    listed.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    listed.sort_by_key(|c| std::cmp::Reverse(c.created_at));
     let mut containers = Vec::with_capacity(listed.len());
     let mut per_name: std::collections::HashMap<String, usize> = Default::default();
     for c in listed {
-        let name = c.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+        let name = c
+            .metadata
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
         let n = per_name.entry(name.clone()).or_default();
         *n += 1;
         let mut observed = ObservedContainer {

@@ -17,7 +17,12 @@ pub fn linux_resources(
     resources: Option<&ResourceRequirements>,
     oom_score_adj: i64,
 ) -> LinuxContainerResources {
-    let get = |which: Option<&std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+    let get = |which: Option<
+        &std::collections::BTreeMap<
+            String,
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+        >,
+    >,
                name: &str| {
         which
             .and_then(|m| m.get(name))
@@ -32,7 +37,11 @@ pub fn linux_resources(
     let millis = |cores: f64| (cores * 1000.0).ceil() as i64;
     LinuxContainerResources {
         cpu_shares: cpu_request.map_or(MIN_SHARES, |c| (millis(c) * 1024 / 1000).max(MIN_SHARES)),
-        cpu_period: if cpu_limit.is_some() { CPU_PERIOD_US } else { 0 },
+        cpu_period: if cpu_limit.is_some() {
+            CPU_PERIOD_US
+        } else {
+            0
+        },
         cpu_quota: cpu_limit.map_or(0, |c| (millis(c) * CPU_PERIOD_US / 1000).max(1000)),
         memory_limit_in_bytes: memory_limit.map_or(0, |m| m.ceil() as i64),
         oom_score_adj,
@@ -73,6 +82,7 @@ pub fn parse_quantity(text: &str) -> Option<f64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -113,6 +123,9 @@ mod tests {
         assert_eq!(linux.memory_limit_in_bytes, 64 * 1024 * 1024);
 
         let none = linux_resources(None, 0);
-        assert_eq!((none.cpu_shares, none.cpu_quota, none.memory_limit_in_bytes), (2, 0, 0));
+        assert_eq!(
+            (none.cpu_shares, none.cpu_quota, none.memory_limit_in_bytes),
+            (2, 0, 0)
+        );
     }
 }

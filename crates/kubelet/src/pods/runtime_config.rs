@@ -11,14 +11,21 @@ use super::expansion::expand;
 use crate::runtime::cri::labels;
 
 /// The sandbox config for `pod`, attempt `attempt`.
-pub fn sandbox_config(pod: &Pod, attempt: u32, dns: cri::DnsConfig, log_dir: &Path) -> cri::PodSandboxConfig {
+pub fn sandbox_config(
+    pod: &Pod,
+    attempt: u32,
+    dns: cri::DnsConfig,
+    log_dir: &Path,
+) -> cri::PodSandboxConfig {
     let meta = &pod.metadata;
     let spec = pod.spec.as_ref();
     let host_network = spec.and_then(|s| s.host_network).unwrap_or(false);
     let mut port_mappings = Vec::new();
     for container in spec.map(|s| s.containers.as_slice()).unwrap_or(&[]) {
         for port in container.ports.iter().flatten() {
-            let Some(host_port) = port.host_port.filter(|p| *p > 0) else { continue };
+            let Some(host_port) = port.host_port.filter(|p| *p > 0) else {
+                continue;
+            };
             let protocol = match port.protocol.as_deref() {
                 Some("UDP") => cri::Protocol::Udp,
                 Some("SCTP") => cri::Protocol::Sctp,
@@ -37,7 +44,10 @@ pub fn sandbox_config(pod: &Pod, attempt: u32, dns: cri::DnsConfig, log_dir: &Pa
     } else {
         cri::NamespaceMode::Pod
     };
-    let pid = if spec.and_then(|s| s.share_process_namespace).unwrap_or(false) {
+    let pid = if spec
+        .and_then(|s| s.share_process_namespace)
+        .unwrap_or(false)
+    {
         cri::NamespaceMode::Pod
     } else {
         cri::NamespaceMode::Container
@@ -58,7 +68,12 @@ pub fn sandbox_config(pod: &Pod, attempt: u32, dns: cri::DnsConfig, log_dir: &Pa
         dns_config: Some(dns),
         port_mappings,
         labels: pod_labels(pod),
-        annotations: meta.annotations.clone().unwrap_or_default().into_iter().collect(),
+        annotations: meta
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         linux: Some(cri::LinuxPodSandboxConfig {
             security_context: Some(cri::LinuxSandboxSecurityContext {
                 namespace_options: Some(cri::NamespaceOption {
@@ -79,10 +94,21 @@ pub fn sandbox_config(pod: &Pod, attempt: u32, dns: cri::DnsConfig, log_dir: &Pa
 /// labels plus the kubelet's keys.
 pub fn pod_labels(pod: &Pod) -> HashMap<String, String> {
     let meta = &pod.metadata;
-    let mut out: HashMap<String, String> = meta.labels.clone().unwrap_or_default().into_iter().collect();
+    let mut out: HashMap<String, String> = meta
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     out.insert(labels::POD_UID.into(), meta.uid.clone().unwrap_or_default());
-    out.insert(labels::POD_NAME.into(), meta.name.clone().unwrap_or_default());
-    out.insert(labels::POD_NAMESPACE.into(), meta.namespace.clone().unwrap_or_default());
+    out.insert(
+        labels::POD_NAME.into(),
+        meta.name.clone().unwrap_or_default(),
+    );
+    out.insert(
+        labels::POD_NAMESPACE.into(),
+        meta.namespace.clone().unwrap_or_default(),
+    );
     out
 }
 
@@ -101,7 +127,11 @@ pub struct ContainerInputs {
 }
 
 /// The container config for `container` of `pod`.
-pub fn container_config(pod: &Pod, container: &Container, inputs: ContainerInputs) -> cri::ContainerConfig {
+pub fn container_config(
+    pod: &Pod,
+    container: &Container,
+    inputs: ContainerInputs,
+) -> cri::ContainerConfig {
     let vars: HashMap<String, String> = inputs.env.iter().cloned().collect();
     let expand_all = |list: &Option<Vec<String>>| -> Vec<String> {
         list.iter().flatten().map(|s| expand(s, &vars)).collect()
@@ -119,18 +149,26 @@ pub fn container_config(pod: &Pod, container: &Container, inputs: ContainerInput
         .and_then(|s| s.run_as_group)
         .or_else(|| pod_security.and_then(|s| s.run_as_group))
         .map(|value| cri::Int64Value { value });
-    let capabilities = security.and_then(|s| s.capabilities.as_ref()).map(|c| cri::Capability {
-        add_capabilities: c.add.clone().unwrap_or_default(),
-        drop_capabilities: c.drop.clone().unwrap_or_default(),
-        ..Default::default()
-    });
-    let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+    let capabilities = security
+        .and_then(|s| s.capabilities.as_ref())
+        .map(|c| cri::Capability {
+            add_capabilities: c.add.clone().unwrap_or_default(),
+            drop_capabilities: c.drop.clone().unwrap_or_default(),
+            ..Default::default()
+        });
+    let host_network = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.host_network)
+        .unwrap_or(false);
     cri::ContainerConfig {
         metadata: Some(cri::ContainerMetadata {
             name: container.name.clone(),
             attempt: inputs.attempt,
         }),
-        image: Some(crate::runtime::cri::image_spec(container.image.as_deref().unwrap_or(""))),
+        image: Some(crate::runtime::cri::image_spec(
+            container.image.as_deref().unwrap_or(""),
+        )),
         command: expand_all(&container.command),
         args: expand_all(&container.args),
         working_dir: container.working_dir.clone().unwrap_or_default(),
@@ -152,10 +190,16 @@ pub fn container_config(pod: &Pod, container: &Container, inputs: ContainerInput
                 privileged: security.and_then(|s| s.privileged).unwrap_or(false),
                 run_as_user,
                 run_as_group,
-                readonly_rootfs: security.and_then(|s| s.read_only_root_filesystem).unwrap_or(false),
+                readonly_rootfs: security
+                    .and_then(|s| s.read_only_root_filesystem)
+                    .unwrap_or(false),
                 no_new_privs: security.and_then(|s| s.allow_privilege_escalation) == Some(false),
                 namespace_options: Some(cri::NamespaceOption {
-                    network: if host_network { cri::NamespaceMode::Node } else { cri::NamespaceMode::Pod } as i32,
+                    network: if host_network {
+                        cri::NamespaceMode::Node
+                    } else {
+                        cri::NamespaceMode::Pod
+                    } as i32,
                     pid: cri::NamespaceMode::Container as i32,
                     ipc: cri::NamespaceMode::Pod as i32,
                     ..Default::default()
@@ -168,6 +212,7 @@ pub fn container_config(pod: &Pod, container: &Container, inputs: ContainerInput
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -193,8 +238,17 @@ mod tests {
         );
         assert_eq!(config.command, vec!["echo", "hi"]);
         assert_eq!(config.args, vec!["$(MSG)"]);
-        assert_eq!(config.labels.get(labels::POD_UID).map(String::as_str), Some("u-1"));
-        assert_eq!(config.labels.get(labels::CONTAINER_NAME).map(String::as_str), Some("c"));
+        assert_eq!(
+            config.labels.get(labels::POD_UID).map(String::as_str),
+            Some("u-1")
+        );
+        assert_eq!(
+            config
+                .labels
+                .get(labels::CONTAINER_NAME)
+                .map(String::as_str),
+            Some("c")
+        );
         assert_eq!(config.metadata.unwrap().attempt, 2);
 
         let sandbox = sandbox_config(&pod, 0, Default::default(), Path::new("/logs"));

@@ -216,7 +216,10 @@ pub fn phase(pod: &Pod, observed: &ObservedPod) -> Phase {
 pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let pod = input.pod;
     let current = pod.status.as_ref();
-    let phase = match current.and_then(|s| s.phase.as_deref()).and_then(Phase::parse) {
+    let phase = match current
+        .and_then(|s| s.phase.as_deref())
+        .and_then(Phase::parse)
+    {
         // Terminal phases are final (upstream never leaves them).
         Some(p) if p.is_terminal() => p,
         _ => phase(pod, input.observed),
@@ -241,16 +244,39 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let not_ready_reason = terminal_reason.or(Some("ContainersNotReady"));
     let conditions = vec![
         condition(input, "PodReadyToStartContainers", sandbox_ready, None),
-        condition(input, "Initialized", init_done, (!init_done).then_some("ContainersNotInitialized")),
-        condition(input, "Ready", all_ready, (!all_ready).then_some(not_ready_reason).flatten()),
-        condition(input, "ContainersReady", all_ready, (!all_ready).then_some(not_ready_reason).flatten()),
+        condition(
+            input,
+            "Initialized",
+            init_done,
+            (!init_done).then_some("ContainersNotInitialized"),
+        ),
+        condition(
+            input,
+            "Ready",
+            all_ready,
+            (!all_ready).then_some(not_ready_reason).flatten(),
+        ),
+        condition(
+            input,
+            "ContainersReady",
+            all_ready,
+            (!all_ready).then_some(not_ready_reason).flatten(),
+        ),
         condition(input, "PodScheduled", true, None),
     ];
     let start_time = current
         .and_then(|s| s.start_time.clone())
         .unwrap_or_else(|| input.now.clone());
-    let pod_ips = (!input.pod_ip.is_empty()).then(|| vec![PodIP { ip: input.pod_ip.to_string() }]);
-    let host_ips = (!input.host_ip.is_empty()).then(|| vec![HostIP { ip: input.host_ip.to_string() }]);
+    let pod_ips = (!input.pod_ip.is_empty()).then(|| {
+        vec![PodIP {
+            ip: input.pod_ip.to_string(),
+        }]
+    });
+    let host_ips = (!input.host_ip.is_empty()).then(|| {
+        vec![HostIP {
+            ip: input.host_ip.to_string(),
+        }]
+    });
     PodStatus {
         phase: Some(phase.as_str().to_string()),
         conditions: Some(conditions),
@@ -266,7 +292,12 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     }
 }
 
-fn condition(input: &StatusInput<'_>, type_: &str, status: bool, reason: Option<&str>) -> PodCondition {
+fn condition(
+    input: &StatusInput<'_>,
+    type_: &str,
+    status: bool,
+    reason: Option<&str>,
+) -> PodCondition {
     let status = if status { "True" } else { "False" };
     // Keep the transition time while the status holds, so a steady pod's
     // status does not change every sync.
@@ -305,22 +336,36 @@ fn container_status(
     let (state, last_state) = match latest {
         Some(c) if c.state == RuntimeState::Running => (
             ContainerState {
-                running: Some(ContainerStateRunning { started_at: time(c.started_at) }),
+                running: Some(ContainerStateRunning {
+                    started_at: time(c.started_at),
+                }),
                 ..Default::default()
             },
             input.observed.previous(&spec.name).map(terminated_state),
         ),
         Some(c) if c.state == RuntimeState::Exited => match waiting {
             // Waiting to restart: the exit moves to lastState.
-            Some(w) => (waiting_state(w.reason.as_str(), Some(w.message.clone())), Some(terminated_state(c))),
-            None => (terminated_state(c), input.observed.previous(&spec.name).map(terminated_state)),
+            Some(w) => (
+                waiting_state(w.reason.as_str(), Some(w.message.clone())),
+                Some(terminated_state(c)),
+            ),
+            None => (
+                terminated_state(c),
+                input.observed.previous(&spec.name).map(terminated_state),
+            ),
         },
         Some(c) => (
             waiting_state(
-                waiting.map_or(WaitingReason::ContainerCreating, |w| w.reason).as_str(),
+                waiting
+                    .map_or(WaitingReason::ContainerCreating, |w| w.reason)
+                    .as_str(),
                 waiting.map(|w| w.message.clone()),
             ),
-            input.observed.previous(&spec.name).map(terminated_state).filter(|_| c.attempt > 0),
+            input
+                .observed
+                .previous(&spec.name)
+                .map(terminated_state)
+                .filter(|_| c.attempt > 0),
         ),
         None => (
             waiting_state(
@@ -380,7 +425,9 @@ pub fn time(ns: i64) -> Option<Time> {
     if ns <= 0 {
         return None;
     }
-    k8s_openapi::jiff::Timestamp::from_second(ns / 1_000_000_000).ok().map(Time)
+    k8s_openapi::jiff::Timestamp::from_second(ns / 1_000_000_000)
+        .ok()
+        .map(Time)
 }
 
 /// Guaranteed, Burstable or BestEffort (pkg/apis/core/v1/helper/qos).
@@ -422,6 +469,7 @@ pub fn containers(pod: &Pod) -> &[Container] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -438,7 +486,12 @@ mod tests {
         .unwrap()
     }
 
-    fn instance(name: &str, state: RuntimeState, exit_code: i32, attempt: u32) -> ObservedContainer {
+    fn instance(
+        name: &str,
+        state: RuntimeState,
+        exit_code: i32,
+        attempt: u32,
+    ) -> ObservedContainer {
         ObservedContainer {
             id: format!("{name}-{attempt}"),
             sandbox_id: "s".into(),
@@ -467,23 +520,77 @@ mod tests {
     #[test]
     fn phases_follow_restart_policy_and_exits() {
         let cases = [
-            ("nothing started is Pending", pod("Always", &[], &["a"]), vec![], Phase::Pending),
-            ("a running container is Running", pod("Always", &[], &["a"]), vec![instance("a", Running, 0, 0)], Phase::Running),
-            ("Never with all exits 0 Succeeds", pod("Never", &[], &["a", "b"]), vec![instance("a", Exited, 0, 0), instance("b", Exited, 0, 0)], Phase::Succeeded),
-            ("Never with one failure Fails once all stopped", pod("Never", &[], &["a", "b"]), vec![instance("a", Exited, 1, 0), instance("b", Exited, 0, 0)], Phase::Failed),
-            ("Never with one still running is Running", pod("Never", &[], &["a", "b"]), vec![instance("a", Exited, 1, 0), instance("b", Running, 0, 0)], Phase::Running),
-            ("OnFailure with a failure restarts, so Running", pod("OnFailure", &[], &["a"]), vec![instance("a", Exited, 1, 0)], Phase::Running),
-            ("OnFailure with success Succeeds", pod("OnFailure", &[], &["a"]), vec![instance("a", Exited, 0, 0)], Phase::Succeeded),
-            ("Always with an exit is Running", pod("Always", &[], &["a"]), vec![instance("a", Exited, 0, 0)], Phase::Running),
-            ("an unfinished init container is Pending", pod("Always", &["i"], &["a"]), vec![instance("i", Running, 0, 0)], Phase::Pending),
-            ("a failed init under Never Fails", pod("Never", &["i"], &["a"]), vec![instance("i", Exited, 2, 0)], Phase::Failed),
+            (
+                "nothing started is Pending",
+                pod("Always", &[], &["a"]),
+                vec![],
+                Phase::Pending,
+            ),
+            (
+                "a running container is Running",
+                pod("Always", &[], &["a"]),
+                vec![instance("a", Running, 0, 0)],
+                Phase::Running,
+            ),
+            (
+                "Never with all exits 0 Succeeds",
+                pod("Never", &[], &["a", "b"]),
+                vec![instance("a", Exited, 0, 0), instance("b", Exited, 0, 0)],
+                Phase::Succeeded,
+            ),
+            (
+                "Never with one failure Fails once all stopped",
+                pod("Never", &[], &["a", "b"]),
+                vec![instance("a", Exited, 1, 0), instance("b", Exited, 0, 0)],
+                Phase::Failed,
+            ),
+            (
+                "Never with one still running is Running",
+                pod("Never", &[], &["a", "b"]),
+                vec![instance("a", Exited, 1, 0), instance("b", Running, 0, 0)],
+                Phase::Running,
+            ),
+            (
+                "OnFailure with a failure restarts, so Running",
+                pod("OnFailure", &[], &["a"]),
+                vec![instance("a", Exited, 1, 0)],
+                Phase::Running,
+            ),
+            (
+                "OnFailure with success Succeeds",
+                pod("OnFailure", &[], &["a"]),
+                vec![instance("a", Exited, 0, 0)],
+                Phase::Succeeded,
+            ),
+            (
+                "Always with an exit is Running",
+                pod("Always", &[], &["a"]),
+                vec![instance("a", Exited, 0, 0)],
+                Phase::Running,
+            ),
+            (
+                "an unfinished init container is Pending",
+                pod("Always", &["i"], &["a"]),
+                vec![instance("i", Running, 0, 0)],
+                Phase::Pending,
+            ),
+            (
+                "a failed init under Never Fails",
+                pod("Never", &["i"], &["a"]),
+                vec![instance("i", Exited, 2, 0)],
+                Phase::Failed,
+            ),
         ];
         for (name, pod, containers, want) in cases {
             assert_eq!(phase(&pod, &observed(containers)), want, "{name}");
         }
     }
 
-    fn status_of(pod: &Pod, observed: &ObservedPod, waiting: &HashMap<String, Waiting>) -> PodStatus {
+    fn status_of(
+        pod: &Pod,
+        observed: &ObservedPod,
+        waiting: &HashMap<String, Waiting>,
+    ) -> PodStatus {
         pod_status(&StatusInput {
             pod,
             observed,
@@ -500,7 +607,10 @@ mod tests {
         let o = observed(vec![instance("a", Exited, 1, 3)]);
         let waiting = HashMap::from([(
             "a".to_string(),
-            Waiting { reason: WaitingReason::CrashLoopBackOff, message: "back-off 40s".into() },
+            Waiting {
+                reason: WaitingReason::CrashLoopBackOff,
+                message: "back-off 40s".into(),
+            },
         )]);
         let status = status_of(&p, &o, &waiting);
         let c = &status.container_statuses.unwrap()[0];
@@ -530,11 +640,20 @@ mod tests {
     #[test]
     fn a_running_pod_is_ready_with_its_ip_and_qos() {
         let p = pod("Always", &[], &["a"]);
-        let status = status_of(&p, &observed(vec![instance("a", Running, 0, 0)]), &HashMap::new());
+        let status = status_of(
+            &p,
+            &observed(vec![instance("a", Running, 0, 0)]),
+            &HashMap::new(),
+        );
         assert_eq!(status.phase.as_deref(), Some("Running"));
         assert_eq!(status.pod_ip.as_deref(), Some("10.42.0.9"));
         assert_eq!(status.qos_class.as_deref(), Some("BestEffort"));
-        let ready = status.conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
+        let ready = status
+            .conditions
+            .unwrap()
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap();
         assert_eq!(ready.status, "True");
     }
 }

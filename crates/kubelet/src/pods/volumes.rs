@@ -13,6 +13,14 @@ use k8s_openapi::api::core::v1::{Container, KeyToPath, Pod, Volume};
 use super::env::{field_value, secret_data, EnvSources, PodAddresses};
 use super::ConfigError;
 
+/// Files to project into a volume: content by key, the selected items,
+/// the default mode.
+type Projection<'a> = (
+    BTreeMap<String, Vec<u8>>,
+    Option<&'a Vec<KeyToPath>>,
+    Option<i32>,
+);
+
 /// Upstream's default file mode for projected files (0644).
 const DEFAULT_MODE: i32 = 0o644;
 
@@ -36,7 +44,13 @@ pub fn prepare(
     let mut out = HashMap::new();
     let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
     for volume in volumes.into_iter().flatten() {
-        let host = prepare_one(pod, volume, &pod_dir.join("volumes").join(&volume.name), sources, addresses)?;
+        let host = prepare_one(
+            pod,
+            volume,
+            &pod_dir.join("volumes").join(&volume.name),
+            sources,
+            addresses,
+        )?;
         out.insert(volume.name.clone(), host);
     }
     Ok(out)
@@ -58,70 +72,81 @@ fn prepare_one(
         match host_path.type_.as_deref().unwrap_or("") {
             "DirectoryOrCreate" => std::fs::create_dir_all(&path).map_err(io(&path))?,
             "Directory" if !path.is_dir() => {
-                return Err(ConfigError::Volume(format!("hostPath {} is not a directory", path.display())))
+                return Err(ConfigError::Volume(format!(
+                    "hostPath {} is not a directory",
+                    path.display()
+                )))
             }
             "File" if !path.is_file() => {
-                return Err(ConfigError::Volume(format!("hostPath {} is not a file", path.display())))
+                return Err(ConfigError::Volume(format!(
+                    "hostPath {} is not a file",
+                    path.display()
+                )))
             }
             _ => {}
         }
-        return Ok(HostVolume { path, read_only: false });
+        return Ok(HostVolume {
+            path,
+            read_only: false,
+        });
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let files: Option<(BTreeMap<String, Vec<u8>>, Option<&Vec<KeyToPath>>, Option<i32>)> =
-        if volume.empty_dir.is_some() {
-            None
-        } else if let Some(cm) = &volume.config_map {
-            let optional = cm.optional.unwrap_or(false);
-            let data = match sources.config_maps.get(&cm.name) {
-                Some(found) => {
-                    let mut data: BTreeMap<String, Vec<u8>> = found
-                        .data
-                        .iter()
-                        .flatten()
-                        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-                        .collect();
-                    for (k, v) in found.binary_data.iter().flatten() {
-                        data.insert(k.clone(), v.0.clone());
-                    }
-                    data
+    let files: Option<Projection<'_>> = if volume.empty_dir.is_some() {
+        None
+    } else if let Some(cm) = &volume.config_map {
+        let optional = cm.optional.unwrap_or(false);
+        let data = match sources.config_maps.get(&cm.name) {
+            Some(found) => {
+                let mut data: BTreeMap<String, Vec<u8>> = found
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+                    .collect();
+                for (k, v) in found.binary_data.iter().flatten() {
+                    data.insert(k.clone(), v.0.clone());
                 }
-                None if optional => BTreeMap::new(),
-                None => return Err(ConfigError::not_found("configmap", &cm.name)),
-            };
-            Some((data, cm.items.as_ref(), cm.default_mode))
-        } else if let Some(secret) = &volume.secret {
-            let name = secret.secret_name.clone().unwrap_or_default();
-            let optional = secret.optional.unwrap_or(false);
-            let data = match sources.secrets.get(&name) {
-                Some(found) => secret_data(found)
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_bytes()))
-                    .collect(),
-                None if optional => BTreeMap::new(),
-                None => return Err(ConfigError::not_found("secret", &name)),
-            };
-            Some((data, secret.items.as_ref(), secret.default_mode))
-        } else if let Some(downward) = &volume.downward_api {
-            let mut data = BTreeMap::new();
-            for item in downward.items.iter().flatten() {
-                if let Some(field) = &item.field_ref {
-                    let value = downward_file(pod, &field.field_path, addresses)?;
-                    data.insert(item.path.clone(), value.into_bytes());
-                }
+                data
             }
-            Some((data, None, downward.default_mode))
-        } else {
-            return Err(ConfigError::Unsupported(format!(
-                "volume {}: only emptyDir, hostPath, configMap, secret and downwardAPI are supported",
-                volume.name
-            )));
+            None if optional => BTreeMap::new(),
+            None => return Err(ConfigError::not_found("configmap", &cm.name)),
         };
+        Some((data, cm.items.as_ref(), cm.default_mode))
+    } else if let Some(secret) = &volume.secret {
+        let name = secret.secret_name.clone().unwrap_or_default();
+        let optional = secret.optional.unwrap_or(false);
+        let data = match sources.secrets.get(&name) {
+            Some(found) => secret_data(found)
+                .into_iter()
+                .map(|(k, v)| (k, v.into_bytes()))
+                .collect(),
+            None if optional => BTreeMap::new(),
+            None => return Err(ConfigError::not_found("secret", &name)),
+        };
+        Some((data, secret.items.as_ref(), secret.default_mode))
+    } else if let Some(downward) = &volume.downward_api {
+        let mut data = BTreeMap::new();
+        for item in downward.items.iter().flatten() {
+            if let Some(field) = &item.field_ref {
+                let value = downward_file(pod, &field.field_path, addresses)?;
+                data.insert(item.path.clone(), value.into_bytes());
+            }
+        }
+        Some((data, None, downward.default_mode))
+    } else {
+        return Err(ConfigError::Unsupported(format!(
+            "volume {}: only emptyDir, hostPath, configMap, secret and downwardAPI are supported",
+            volume.name
+        )));
+    };
     let read_only = files.is_some();
     if let Some((data, items, mode)) = files {
         write_files(dir, &data, items, mode.unwrap_or(DEFAULT_MODE))?;
     }
-    Ok(HostVolume { path: dir.to_path_buf(), read_only })
+    Ok(HostVolume {
+        path: dir.to_path_buf(),
+        read_only,
+    })
 }
 
 /// Downward API files render maps as `key="value"` lines.
@@ -146,12 +171,19 @@ fn write_files(
     mode: i32,
 ) -> Result<(), ConfigError> {
     let selected: Vec<(String, &[u8], i32)> = match items {
-        None => data.iter().map(|(k, v)| (k.clone(), v.as_slice(), mode)).collect(),
+        None => data
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_slice(), mode))
+            .collect(),
         Some(items) => items
             .iter()
             .filter_map(|item| {
                 let value = data.get(&item.key)?;
-                Some((item.path.clone(), value.as_slice(), item.mode.unwrap_or(mode)))
+                Some((
+                    item.path.clone(),
+                    value.as_slice(),
+                    item.mode.unwrap_or(mode),
+                ))
             })
             .collect(),
     };
@@ -164,7 +196,10 @@ fn write_files(
         let write = || -> std::io::Result<()> {
             let tmp = target.with_extension("rkube-tmp");
             std::fs::write(&tmp, content)?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(file_mode as u32 & 0o7777))?;
+            std::fs::set_permissions(
+                &tmp,
+                std::fs::Permissions::from_mode(file_mode as u32 & 0o7777),
+            )?;
             std::fs::rename(&tmp, &target)
         };
         write().map_err(|e| ConfigError::Volume(format!("{}: {e}", target.display())))?;
@@ -175,11 +210,14 @@ fn write_files(
 /// `base/relative` if `relative` stays inside `base` (no `..`, not absolute).
 fn safe_join(base: &Path, relative: &str) -> Result<PathBuf, ConfigError> {
     let path = Path::new(relative);
-    let inside = !relative.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+    let inside =
+        !relative.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
     if inside {
         Ok(base.join(path))
     } else {
-        Err(ConfigError::Volume(format!("path {relative:?} must be relative and stay inside the volume")))
+        Err(ConfigError::Volume(format!(
+            "path {relative:?} must be relative and stay inside the volume"
+        )))
     }
 }
 
@@ -191,7 +229,10 @@ pub fn mounts(
     let mut out = Vec::new();
     for mount in container.volume_mounts.iter().flatten() {
         let volume = volumes.get(&mount.name).ok_or_else(|| {
-            ConfigError::Volume(format!("volumeMount {}: no volume of that name", mount.name))
+            ConfigError::Volume(format!(
+                "volumeMount {}: no volume of that name",
+                mount.name
+            ))
         })?;
         let host_path = match mount.sub_path.as_deref().filter(|s| !s.is_empty()) {
             Some(sub) => {
@@ -215,6 +256,7 @@ pub fn mounts(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::ConfigMap;
@@ -232,8 +274,13 @@ mod tests {
             ]}
         }))
         .unwrap();
-        let mut cm = ConfigMap::default();
-        cm.data = Some(BTreeMap::from([("k1".into(), "v1".into()), ("k2".into(), "v2".into())]));
+        let cm = ConfigMap {
+            data: Some(BTreeMap::from([
+                ("k1".into(), "v1".into()),
+                ("k2".into(), "v2".into()),
+            ])),
+            ..Default::default()
+        };
         let sources = EnvSources {
             config_maps: HashMap::from([("cfg".into(), cm)]),
             ..Default::default()
@@ -241,18 +288,31 @@ mod tests {
         let volumes = prepare(&pod, dir.path(), &sources, &PodAddresses::default()).unwrap();
         let all = &volumes["all"].path;
         assert_eq!(std::fs::read_to_string(all.join("k2")).unwrap(), "v2");
-        let mode = std::fs::metadata(all.join("k1")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(all.join("k1"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let some = &volumes["some"].path;
         assert_eq!(std::fs::read_to_string(some.join("sub/one")).unwrap(), "v1");
         assert!(!some.join("k2").exists());
         assert!(volumes["all"].read_only && !volumes["scratch"].read_only);
-        assert_eq!(std::fs::read_to_string(volumes["info"].path.join("labels")).unwrap(), "a=\"b\"\n");
+        assert_eq!(
+            std::fs::read_to_string(volumes["info"].path.join("labels")).unwrap(),
+            "a=\"b\"\n"
+        );
     }
 
     #[test]
     fn paths_that_leave_the_volume_are_refused() {
-        let cases = [("a/b", true), ("../etc", false), ("/abs", false), ("", false), ("a/../../b", false)];
+        let cases = [
+            ("a/b", true),
+            ("../etc", false),
+            ("/abs", false),
+            ("", false),
+            ("a/../../b", false),
+        ];
         for (path, ok) in cases {
             assert_eq!(safe_join(Path::new("/v"), path).is_ok(), ok, "{path}");
         }

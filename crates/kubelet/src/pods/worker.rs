@@ -26,13 +26,13 @@ use super::env::{container_env, EnvSources, PodAddresses};
 use super::observed::{observe, ObservedPod, RuntimeState};
 use super::resources::linux_resources;
 use super::runtime_config::{container_config, sandbox_config, ContainerInputs};
+use super::status::init_progress;
 use super::status::{
     init_containers, phase, pod_status, InitProgress, RestartPolicy, StatusInput, Waiting,
     WaitingReason,
 };
 use super::volumes::{self, HostVolume};
 use super::ConfigError;
-use super::status::init_progress;
 use crate::images::{ensure_image, ImageFailure};
 use crate::runtime::cri::{Cri, CriError};
 
@@ -162,14 +162,23 @@ impl PodWorker {
                 self.stop_sandboxes(&observed).await;
                 let attempt = observed.sandbox().map_or(0, |s| s.attempt + 1);
                 if let Err(e) = self.prepare_pod_dir(pod, "").await {
-                    self.wait_all(pod, WaitingReason::CreateContainerConfigError, e.to_string());
+                    self.wait_all(
+                        pod,
+                        WaitingReason::CreateContainerConfigError,
+                        e.to_string(),
+                    );
                     self.report(pod, &observed, "").await?;
                     return Ok(Next::After(RESYNC));
                 }
-                let config = sandbox_config(pod, attempt, dns.clone(), &self.pod_dir().join("logs"));
+                let config =
+                    sandbox_config(pod, attempt, dns.clone(), &self.pod_dir().join("logs"));
                 info!(pod = ?pod.metadata.name, attempt, "starting the pod sandbox");
                 if let Err(e) = self.ctx.cri.run_pod_sandbox(config).await {
-                    self.wait_all(pod, WaitingReason::ContainerCreating, format!("failed to create the pod sandbox: {}", e.message()));
+                    self.wait_all(
+                        pod,
+                        WaitingReason::ContainerCreating,
+                        format!("failed to create the pod sandbox: {}", e.message()),
+                    );
                     self.report(pod, &observed, "").await?;
                     return Ok(Next::After(RESYNC * 5));
                 }
@@ -188,17 +197,34 @@ impl PodWorker {
             .network
             .map(|n| n.ip)
             .unwrap_or_default();
-        let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
-        let pod_ip = if host_network { self.ctx.host_ip.clone() } else { pod_ip };
+        let host_network = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
+        let pod_ip = if host_network {
+            self.ctx.host_ip.clone()
+        } else {
+            pod_ip
+        };
         if self.hosts_written_for.as_deref() != Some(&sandbox.id) || self.volumes.is_none() {
             if let Err(e) = self.prepare_pod_dir(pod, &pod_ip).await {
-                self.wait_all(pod, WaitingReason::CreateContainerConfigError, e.to_string());
+                self.wait_all(
+                    pod,
+                    WaitingReason::CreateContainerConfigError,
+                    e.to_string(),
+                );
             } else {
                 self.hosts_written_for = Some(sandbox.id.clone());
             }
         }
-        let sandbox_config = sandbox_config(pod, sandbox.attempt, dns, &self.pod_dir().join("logs"));
-        let target = Target { sandbox_id: &sandbox.id, sandbox_config: &sandbox_config, pod_ip: &pod_ip };
+        let sandbox_config =
+            sandbox_config(pod, sandbox.attempt, dns, &self.pod_dir().join("logs"));
+        let target = Target {
+            sandbox_id: &sandbox.id,
+            sandbox_config: &sandbox_config,
+            pod_ip: &pod_ip,
+        };
 
         let policy = RestartPolicy::of(pod);
         match init_progress(pod, &observed) {
@@ -231,7 +257,9 @@ impl PodWorker {
                         Some(c) if c.state == RuntimeState::Created => {
                             self.start_created(&c.id, &container.name).await
                         }
-                        Some(c) if c.state == RuntimeState::Exited && policy.restarts(c.exit_code) => {
+                        Some(c)
+                            if c.state == RuntimeState::Exited && policy.restarts(c.exit_code) =>
+                        {
                             let attempt = c.attempt + 1;
                             self.restart(pod, container, attempt, &target).await
                         }
@@ -248,7 +276,13 @@ impl PodWorker {
     }
 
     /// Restarts an exited container unless its back-off holds it.
-    async fn restart(&mut self, pod: &Pod, container: &Container, attempt: u32, target: &Target<'_>) {
+    async fn restart(
+        &mut self,
+        pod: &Pod,
+        container: &Container,
+        attempt: u32,
+        target: &Target<'_>,
+    ) {
         let now = Instant::now();
         if self.backoff.remaining(&container.name, now).is_some() {
             let message = format!(
@@ -273,7 +307,11 @@ impl PodWorker {
         let now = Instant::now();
         if self.backoff.remaining(&pull_key, now).is_some() {
             let image = container.image.as_deref().unwrap_or("");
-            self.set_waiting(&name, WaitingReason::ImagePullBackOff, format!("Back-off pulling image \"{image}\""));
+            self.set_waiting(
+                &name,
+                WaitingReason::ImagePullBackOff,
+                format!("Back-off pulling image \"{image}\""),
+            );
             return;
         }
         match ensure_image(&self.ctx.cri, pod, container).await {
@@ -286,14 +324,25 @@ impl PodWorker {
                 return;
             }
         }
-        let config = match self.container_config(pod, container, attempt, target.pod_ip).await {
+        let config = match self
+            .container_config(pod, container, attempt, target.pod_ip)
+            .await
+        {
             Ok(config) => config,
             Err(StartError::Config(e)) => {
-                self.set_waiting(&name, WaitingReason::CreateContainerConfigError, e.to_string());
+                self.set_waiting(
+                    &name,
+                    WaitingReason::CreateContainerConfigError,
+                    e.to_string(),
+                );
                 return;
             }
             Err(StartError::Api(e)) => {
-                self.set_waiting(&name, WaitingReason::CreateContainerConfigError, e.to_string());
+                self.set_waiting(
+                    &name,
+                    WaitingReason::CreateContainerConfigError,
+                    e.to_string(),
+                );
                 return;
             }
         };
@@ -330,7 +379,10 @@ impl PodWorker {
         pod_ip: &str,
     ) -> Result<cri::ContainerConfig, StartError> {
         let sources = self.env_sources(pod).await?;
-        let addresses = PodAddresses { host_ip: self.ctx.host_ip.clone(), pod_ip: pod_ip.to_string() };
+        let addresses = PodAddresses {
+            host_ip: self.ctx.host_ip.clone(),
+            pod_ip: pod_ip.to_string(),
+        };
         let env = container_env(pod, container, &sources, &addresses)?;
         let volumes = match &self.volumes {
             Some(v) => v.clone(),
@@ -341,17 +393,26 @@ impl PodWorker {
             }
         };
         let mut mounts = volumes::mounts(container, &volumes)?;
-        let host_network = pod.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false);
+        let host_network = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
         let mounts_hosts = mounts.iter().any(|m| m.container_path == "/etc/hosts");
         if !host_network && !mounts_hosts {
             mounts.push(cri::Mount {
                 container_path: "/etc/hosts".into(),
-                host_path: self.pod_dir().join("etc-hosts").to_string_lossy().into_owned(),
+                host_path: self
+                    .pod_dir()
+                    .join("etc-hosts")
+                    .to_string_lossy()
+                    .into_owned(),
                 ..Default::default()
             });
         }
         let log_dir = self.pod_dir().join("logs").join(&container.name);
-        std::fs::create_dir_all(&log_dir).map_err(|e| ConfigError::Volume(format!("{}: {e}", log_dir.display())))?;
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| ConfigError::Volume(format!("{}: {e}", log_dir.display())))?;
         Ok(container_config(
             pod,
             container,
@@ -359,7 +420,10 @@ impl PodWorker {
                 env,
                 mounts,
                 attempt,
-                resources: linux_resources(container.resources.as_ref(), self.ctx.oom_score_adj_floor.max(0)),
+                resources: linux_resources(
+                    container.resources.as_ref(),
+                    self.ctx.oom_score_adj_floor.max(0),
+                ),
                 log_path: format!("{}/{attempt}.log", container.name),
             },
         ))
@@ -368,7 +432,11 @@ impl PodWorker {
     /// Fetches the ConfigMaps, Secrets and Services the pod's env and
     /// volumes name.
     async fn env_sources(&self, pod: &Pod) -> Result<EnvSources, kube::Error> {
-        let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let namespace = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         let client = &self.ctx.client;
         let (config_maps, secrets) = referenced_objects(pod);
         let mut sources = EnvSources::default();
@@ -384,7 +452,11 @@ impl PodWorker {
                 sources.secrets.insert(name, secret);
             }
         }
-        let links = pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true);
+        let links = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.enable_service_links)
+            .unwrap_or(true);
         let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
         if links {
             sources.services = services.list(&ListParams::default()).await?.items;
@@ -401,30 +473,44 @@ impl PodWorker {
     /// Writes the pod's dir: volumes (once) and /etc/hosts.
     async fn prepare_pod_dir(&mut self, pod: &Pod, pod_ip: &str) -> Result<(), StartError> {
         let dir = self.pod_dir();
-        std::fs::create_dir_all(dir.join("logs")).map_err(|e| ConfigError::Volume(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir.join("logs"))
+            .map_err(|e| ConfigError::Volume(format!("{}: {e}", dir.display())))?;
         if self.volumes.is_none() {
             let sources = self.env_sources(pod).await?;
-            let addresses = PodAddresses { host_ip: self.ctx.host_ip.clone(), pod_ip: pod_ip.to_string() };
+            let addresses = PodAddresses {
+                host_ip: self.ctx.host_ip.clone(),
+                pod_ip: pod_ip.to_string(),
+            };
             self.volumes = Some(volumes::prepare(pod, &dir, &sources, &addresses)?);
         }
         let hosts = hosts_file(pod, pod_ip, &self.ctx.cluster_dns.domain);
-        std::fs::write(dir.join("etc-hosts"), hosts).map_err(|e| ConfigError::Volume(format!("/etc/hosts: {e}")))?;
+        std::fs::write(dir.join("etc-hosts"), hosts)
+            .map_err(|e| ConfigError::Volume(format!("/etc/hosts: {e}")))?;
         Ok(())
     }
 
     fn set_waiting(&mut self, name: &str, reason: WaitingReason, message: String) {
         debug!(container = name, reason = reason.as_str(), %message, "waiting");
-        self.waiting.insert(name.to_string(), Waiting { reason, message });
+        self.waiting
+            .insert(name.to_string(), Waiting { reason, message });
     }
 
     fn wait_all(&mut self, pod: &Pod, reason: WaitingReason, message: String) {
-        for c in init_containers(pod).iter().chain(super::status::containers(pod)) {
+        for c in init_containers(pod)
+            .iter()
+            .chain(super::status::containers(pod))
+        {
             self.set_waiting(&c.name, reason, message.clone());
         }
     }
 
     /// Patches pods/status when it changed since the last report.
-    async fn report(&mut self, pod: &Pod, observed: &ObservedPod, pod_ip: &str) -> Result<(), SyncError> {
+    async fn report(
+        &mut self,
+        pod: &Pod,
+        observed: &ObservedPod,
+        pod_ip: &str,
+    ) -> Result<(), SyncError> {
         let now = Time(k8s_openapi::jiff::Timestamp::now());
         let status = pod_status(&StatusInput {
             pod,
@@ -435,7 +521,10 @@ impl PodWorker {
             now,
         });
         let body = serde_json::to_value(&status).unwrap_or_default();
-        let current = pod.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+        let current = pod
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok());
         if self.last_status.as_ref() == Some(&body) || current.as_ref() == Some(&body) {
             return Ok(());
         }
@@ -444,7 +533,10 @@ impl PodWorker {
         };
         let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), namespace);
         let patch = serde_json::json!({ "status": body });
-        match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => {
                 self.last_status = Some(body);
                 Ok(())
@@ -457,15 +549,24 @@ impl PodWorker {
     /// A deleted pod: preStop hooks, stop every container within the grace
     /// period, remove the sandboxes, then delete the pod object for good
     /// (grace 0, only this UID).
-    async fn finish_deletion(&mut self, pod: &Pod, observed: &ObservedPod) -> Result<Next, SyncError> {
+    async fn finish_deletion(
+        &mut self,
+        pod: &Pod,
+        observed: &ObservedPod,
+    ) -> Result<Next, SyncError> {
         let grace = pod
             .metadata
             .deletion_grace_period_seconds
-            .or_else(|| pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+            .or_else(|| {
+                pod.spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+            })
             .unwrap_or(DEFAULT_GRACE)
             .max(0);
         info!(pod = ?pod.metadata.name, grace, "stopping the pod's containers");
-        self.kill_pod(pod, observed, Duration::from_secs(grace as u64)).await?;
+        self.kill_pod(pod, observed, Duration::from_secs(grace as u64))
+            .await?;
         let observed = observe(&self.ctx.cri, &self.uid).await?;
         self.report(pod, &observed, "").await.ok();
         let (Some(name), Some(namespace)) = (&pod.metadata.name, &pod.metadata.namespace) else {
@@ -474,7 +575,10 @@ impl PodWorker {
         let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), namespace);
         let params = DeleteParams {
             grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
             ..Default::default()
         };
         match api.delete(name, &params).await {
@@ -491,17 +595,30 @@ impl PodWorker {
     async fn remove_orphan(&mut self) -> Result<Next, SyncError> {
         let observed = observe(&self.ctx.cri, &self.uid).await?;
         info!(uid = %self.uid, "removing the containers of a pod that is gone");
-        self.kill_pod(&Pod::default(), &observed, Duration::from_secs(2)).await?;
+        self.kill_pod(&Pod::default(), &observed, Duration::from_secs(2))
+            .await?;
         self.remove_pod_dir();
         Ok(Next::Done)
     }
 
-    async fn kill_pod(&self, pod: &Pod, observed: &ObservedPod, grace: Duration) -> Result<(), CriError> {
+    async fn kill_pod(
+        &self,
+        pod: &Pod,
+        observed: &ObservedPod,
+        grace: Duration,
+    ) -> Result<(), CriError> {
         let deadline = Instant::now() + grace;
-        let stops = observed.containers.iter().filter(|c| c.state == RuntimeState::Running).map(|c| {
-            let spec = super::status::containers(pod).iter().chain(init_containers(pod)).find(|s| s.name == c.name);
-            self.stop_container(spec, c.id.clone(), deadline)
-        });
+        let stops = observed
+            .containers
+            .iter()
+            .filter(|c| c.state == RuntimeState::Running)
+            .map(|c| {
+                let spec = super::status::containers(pod)
+                    .iter()
+                    .chain(init_containers(pod))
+                    .find(|s| s.name == c.name);
+                self.stop_container(spec, c.id.clone(), deadline)
+            });
         for result in futures::future::join_all(stops).await {
             if let Err(e) = result {
                 if !e.is_not_found() {
@@ -523,7 +640,12 @@ impl PodWorker {
     }
 
     /// preStop (exec), then StopContainer with what is left of the grace.
-    async fn stop_container(&self, spec: Option<&Container>, id: String, deadline: Instant) -> Result<(), CriError> {
+    async fn stop_container(
+        &self,
+        spec: Option<&Container>,
+        id: String,
+        deadline: Instant,
+    ) -> Result<(), CriError> {
         let pre_stop = spec
             .and_then(|c| c.lifecycle.as_ref())
             .and_then(|l| l.pre_stop.as_ref())
@@ -531,7 +653,10 @@ impl PodWorker {
             .and_then(|e| e.command.clone());
         if let Some(command) = pre_stop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(e) = tokio::time::timeout(left, self.ctx.cri.exec_sync(&id, command, left)).await.unwrap_or(Ok(Default::default())) {
+            if let Err(e) = tokio::time::timeout(left, self.ctx.cri.exec_sync(&id, command, left))
+                .await
+                .unwrap_or(Ok(Default::default()))
+            {
                 warn!(container = %id, error = %e, "preStop hook failed");
             }
         }
@@ -586,14 +711,22 @@ enum StartError {
 fn referenced_objects(pod: &Pod) -> (Vec<String>, Vec<String>) {
     let mut config_maps = Vec::new();
     let mut secrets = Vec::new();
-    let Some(spec) = &pod.spec else { return (config_maps, secrets) };
-    for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+    let Some(spec) = &pod.spec else {
+        return (config_maps, secrets);
+    };
+    for c in spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+    {
         for from in c.env_from.iter().flatten() {
             config_maps.extend(from.config_map_ref.as_ref().map(|r| r.name.clone()));
             secrets.extend(from.secret_ref.as_ref().map(|r| r.name.clone()));
         }
         for var in c.env.iter().flatten() {
-            let Some(from) = &var.value_from else { continue };
+            let Some(from) = &var.value_from else {
+                continue;
+            };
             config_maps.extend(from.config_map_key_ref.as_ref().map(|r| r.name.clone()));
             secrets.extend(from.secret_key_ref.as_ref().map(|r| r.name.clone()));
         }

@@ -52,7 +52,9 @@ pub enum ContainerdError {
         log: String,
     },
     /// The CRI did not become ready in time.
-    #[error("containerd's CRI was not ready after {waited:?} (last error: {last}); log: {log_file}")]
+    #[error(
+        "containerd's CRI was not ready after {waited:?} (last error: {last}); log: {log_file}"
+    )]
     NotReady {
         /// How long we waited.
         waited: Duration,
@@ -83,7 +85,11 @@ pub struct ContainerdOptions {
 
 impl ContainerdOptions {
     /// Options with Debian's CNI plugins and a 60 s readiness deadline.
-    pub fn new(layout: ContainerdLayout, sandbox_image: impl Into<String>, cni: CniSettings) -> Self {
+    pub fn new(
+        layout: ContainerdLayout,
+        sandbox_image: impl Into<String>,
+        cni: CniSettings,
+    ) -> Self {
         ContainerdOptions {
             layout,
             sandbox_image: sandbox_image.into(),
@@ -224,7 +230,10 @@ async fn terminate(child: &mut Child) {
     if let Some(pid) = pid {
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     }
-    if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(STOP_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         warn!(grace = ?STOP_GRACE, "containerd ignored SIGTERM; killing it");
         let _ = child.kill().await;
     }
@@ -250,7 +259,10 @@ async fn stop_stale(layout: &ContainerdLayout) {
     let Some(pid) = rustix::process::Pid::from_raw(pid).filter(|_| ours) else {
         return;
     };
-    warn!(pid = pid.as_raw_nonzero().get(), "stopping a containerd left by an earlier run");
+    warn!(
+        pid = pid.as_raw_nonzero().get(),
+        "stopping a containerd left by an earlier run"
+    );
     let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     let deadline = tokio::time::Instant::now() + STOP_GRACE;
     while proc_dir.exists() && tokio::time::Instant::now() < deadline {

@@ -172,13 +172,18 @@ fn toml_string(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_config_keeps_every_path_under_the_layout_dir_and_restricts_oom_score_adj() {
         let layout = ContainerdLayout::new("/data/containerd");
-        let config = render_config(&layout, "registry.k8s.io/pause:3.10", Path::new("/usr/lib/cni"));
+        let config = render_config(
+            &layout,
+            "registry.k8s.io/pause:3.10",
+            Path::new("/usr/lib/cni"),
+        );
         for needle in [
             "root = \"/data/containerd/root\"",
             "state = \"/data/containerd/state\"",
@@ -197,7 +202,11 @@ mod tests {
 
     #[test]
     fn toml_strings_escape_quotes_and_backslashes() {
-        let cases = [("plain", "\"plain\""), ("a\"b", "\"a\\\"b\""), ("a\\b", "\"a\\\\b\"")];
+        let cases = [
+            ("plain", "\"plain\""),
+            ("a\"b", "\"a\\\"b\""),
+            ("a\\b", "\"a\\\\b\""),
+        ];
         for (input, want) in cases {
             assert_eq!(toml_string(input), want, "{input}");
         }
@@ -213,7 +222,10 @@ mod tests {
         let list = render_cni_conflist(&layout, &cni);
         assert_eq!(list["plugins"][0]["type"], "bridge");
         assert_eq!(list["plugins"][0]["bridge"], "rkube0");
-        assert_eq!(list["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.42.3.0/24");
+        assert_eq!(
+            list["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+            "10.42.3.0/24"
+        );
         assert_eq!(list["plugins"][0]["ipam"]["dataDir"], "/d/ipam");
         assert_eq!(list["plugins"][1]["type"], "portmap");
         assert_eq!(list["plugins"].as_array().map(Vec::len), Some(2));
