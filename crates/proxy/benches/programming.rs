@@ -4,7 +4,8 @@
 //!    EndpointSlice through the API until the proxy has applied a table that
 //!    holds it (p50/p99 over 20 changes).
 //!
-//! Sizes: `RKUBE_PROXY_BENCH_SIZES=1000,10000` (the default).
+//! Sizes: `RKUBE_PROXY_BENCH_SIZES=1000,10000` (the default) for part 1,
+//! `RKUBE_PROXY_BENCH_LATENCY_SIZES` (the same default) for part 2.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -232,15 +233,17 @@ async fn programming_latency(n: usize) {
 
 #[tokio::main]
 async fn main() {
-    let sizes: Vec<usize> = std::env::var("RKUBE_PROXY_BENCH_SIZES")
-        .unwrap_or_else(|_| "1000,10000".to_string())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    for &n in &sizes {
+    let sizes = |var: &str| -> Vec<usize> {
+        std::env::var(var)
+            .unwrap_or_else(|_| "1000,10000".to_string())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    };
+    for n in sizes("RKUBE_PROXY_BENCH_SIZES") {
         generation_and_apply(n).await;
     }
-    for &n in &sizes {
+    for n in sizes("RKUBE_PROXY_BENCH_LATENCY_SIZES") {
         programming_latency(n).await;
     }
 }
