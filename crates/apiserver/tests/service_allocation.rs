@@ -96,7 +96,7 @@ fn requested_addresses_and_ports_are_honoured_and_conflicts_are_invalid() {
             "a node port outside the range is refused",
             service(
                 "np3",
-                json!({"type": "NodePort", "ports": [{"port": 80}, {"port": 81, "nodePort": 8081}]}),
+                json!({"type": "NodePort", "ports": [{"name": "a", "port": 80}, {"name": "b", "port": 81, "nodePort": 8081}]}),
             ),
             422,
             "spec.ports[1].nodePort",

@@ -267,17 +267,19 @@ pub fn allocate(
                 .map(|(_, _, n)| *n)
         });
         let assigned = match requested {
-            Some(n) if !node_ports.contains(&n) => return Err(invalid(
-                def,
-                &name,
-                &field,
-                n.to_string(),
-                &format!(
+            Some(n) if !node_ports.contains(&n) => {
+                return Err(invalid(
+                    def,
+                    &name,
+                    &field,
+                    n.to_string(),
+                    &format!(
                     "provided port is not in the valid range. The range of valid ports is {}-{}",
                     node_ports.start(),
                     node_ports.end()
                 ),
-            )),
+                ))
+            }
             Some(n) if taken.contains(&n) => {
                 return Err(invalid(
                     def,
@@ -297,6 +299,44 @@ pub fn allocate(
         }
     }
     Ok(())
+}
+
+/// Before validation of an update: drops node ports a type change no longer
+/// needs, and puts the old cluster IP back into an update that left it out
+/// (upstream `patchAllocatedValues` runs in
+/// `beginUpdate`, ahead of the strategy): clients that replace a Service
+/// from a manifest without the allocated address keep it, and a change to
+/// ExternalName passes the immutability check and is released afterwards
+/// by [`allocate`].
+pub fn patch_allocated_values(new: &mut Value, old: &Value) {
+    // A type change away from NodePort drops the node ports the client
+    // carried over unchanged (upstream `dropTypeDependentFields`).
+    if exposes_node_ports(old) && !exposes_node_ports(new) {
+        let old_ports: Vec<i64> = node_port_assignments(old).iter().map(|a| a.2).collect();
+        for port in new
+            .pointer_mut("/spec/ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            if port
+                .get("nodePort")
+                .and_then(Value::as_i64)
+                .is_some_and(|n| old_ports.contains(&n))
+            {
+                port.remove("nodePort");
+            }
+        }
+    }
+    let old_ip = cluster_ip(old);
+    if old_ip.is_empty() || service_type(old) == "ExternalName" || !cluster_ip(new).is_empty() {
+        return;
+    }
+    let old_ip = old_ip.to_string();
+    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("clusterIP".into(), json!(old_ip));
+    }
 }
 
 fn service_type_is_not_external_name(svc: &&Value) -> bool {

@@ -145,6 +145,9 @@ impl Registry {
             admit::check_type(def, &mut new)?;
             admit::check_namespace(def, &mut new, obj_ref.namespace)?;
             meta::set_meta_str(&mut new, "name", obj_ref.name);
+            if allocating {
+                service_allocation::patch_allocated_values(&mut new, &old);
+            }
             admit::before_update(def, scope, &mut new, &old)?;
             if allocating {
                 let services = self
