@@ -28,6 +28,8 @@ pub enum Command {
     /// Write a consistent copy of the embedded store, also while the server runs.
     /// (With etcd, use `etcdctl snapshot save`.)
     Backup(BackupArgs),
+    /// Run cluster DNS alone against a cluster (agents embed it).
+    Dns(crate::dns::DnsArgs),
 }
 
 /// `rkube server` flags.
@@ -50,6 +52,10 @@ pub struct ServerArgs {
     /// data dir must not hold a store yet).
     #[arg(long)]
     pub restore: Option<PathBuf>,
+    /// Run cluster DNS in the server, answering on this address (UDP and
+    /// TCP); off by default because port 53 needs root.
+    #[arg(long)]
+    pub cluster_dns_listen: Option<std::net::SocketAddr>,
 }
 
 /// `rkube backup` arguments.

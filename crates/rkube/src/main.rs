@@ -4,6 +4,7 @@
 mod backup;
 mod cli;
 mod components;
+mod dns;
 mod kubectl;
 mod server;
 
@@ -16,6 +17,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Server(args) => runtime()?.block_on(server::run(args)),
         cli::Command::Kubectl(args) => kubectl::run(args),
         cli::Command::Backup(args) => backup::run(args),
+        cli::Command::Dns(args) => runtime()?.block_on(dns::run(args)),
     }
 }
 

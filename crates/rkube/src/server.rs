@@ -54,6 +54,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let mut components = Components::new();
     // Embedded components (scheduler, controller-manager, agent) are
     // spawned here with `components.spawn(name, |stop| …)`.
+    if let Some(listen) = args.cluster_dns_listen {
+        crate::dns::spawn(&mut components, client.clone(), listen);
+    }
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
@@ -114,7 +117,7 @@ fn api_stopped(
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
