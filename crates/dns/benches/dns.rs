@@ -59,7 +59,8 @@ async fn main() -> anyhow::Result<()> {
     let apiserver = TestApiserver::start();
     let client = apiserver.client().await;
     let upstream = support::Upstream::start().await;
-    let options = DnsOptions::new(vec!["127.0.0.1:0".parse()?]).with_upstream(UpstreamServers::Servers(vec![upstream.addr]));
+    let options = DnsOptions::new(vec!["127.0.0.1:0".parse()?])
+        .with_upstream(UpstreamServers::Servers(vec![upstream.addr]));
     let server = DnsServer::bind(&options).await?;
     let dns = server.local_addrs()[0];
     let mut changes = server.changes();
@@ -74,22 +75,38 @@ async fn main() -> anyhow::Result<()> {
             "metadata": {"name": format!("svc-{i}")},
             "spec": {"ports": [{"name": "http", "port": 80}]},
         }))?;
-        services.create(&PostParams::default(), &service).await.context("create service")?;
+        services
+            .create(&PostParams::default(), &service)
+            .await
+            .context("create service")?;
     }
     let last = format!("svc-{}.default.svc.cluster.local.", budget.services - 1);
-    support::wait_for_answer_code(dns, &mut changes, &last, RecordType::A, Transport::Udp, ResponseCode::NoError).await;
+    support::wait_for_answer_code(
+        dns,
+        &mut changes,
+        &last,
+        RecordType::A,
+        Transport::Udp,
+        ResponseCode::NoError,
+    )
+    .await;
 
     let cluster_names: Vec<String> = (0..budget.services)
         .map(|i| format!("svc-{i}.default.svc.cluster.local."))
         .collect();
-    let forwarded_names: Vec<String> = (0..budget.services).map(|i| format!("host-{i}.example.test.")).collect();
+    let forwarded_names: Vec<String> = (0..budget.services)
+        .map(|i| format!("host-{i}.example.test."))
+        .collect();
     println!(
         "DNS benchmark: {} services, {} clients × {} queries per phase, UDP on loopback",
         budget.services, budget.clients, budget.queries_per_client
     );
     println!("| names | queries/s | p50 | p99 |");
     println!("| --- | ---: | ---: | ---: |");
-    for (label, names) in [("cluster (A, ClusterIP service)", &cluster_names), ("forwarded (A, fake upstream)", &forwarded_names)] {
+    for (label, names) in [
+        ("cluster (A, ClusterIP service)", &cluster_names),
+        ("forwarded (A, fake upstream)", &forwarded_names),
+    ] {
         let (rate, latencies) = measure(dns, names, budget).await?;
         println!(
             "| {label} | {rate:.0} | {:.3} ms | {:.3} ms |",
@@ -104,14 +121,22 @@ async fn main() -> anyhow::Result<()> {
 
 /// Every client asks `queries_per_client` questions, one at a time, for
 /// names picked round-robin from `names`.
-async fn measure(dns: SocketAddr, names: &[String], budget: Budget) -> anyhow::Result<(f64, Latencies)> {
-    let names: Vec<Name> = names.iter().map(|n| Name::from_ascii(n)).collect::<Result<_, _>>()?;
+async fn measure(
+    dns: SocketAddr,
+    names: &[String],
+    budget: Budget,
+) -> anyhow::Result<(f64, Latencies)> {
+    let names: Vec<Name> = names
+        .iter()
+        .map(|n| Name::from_ascii(n))
+        .collect::<Result<_, _>>()?;
     let names = std::sync::Arc::new(names);
     let started = Instant::now();
     let mut clients = tokio::task::JoinSet::new();
     for client in 0..budget.clients {
         let names = names.clone();
-        clients.spawn(async move { ask_many(dns, &names, client, budget.queries_per_client).await });
+        clients
+            .spawn(async move { ask_many(dns, &names, client, budget.queries_per_client).await });
     }
     let mut samples = Vec::with_capacity(budget.clients * budget.queries_per_client);
     while let Some(done) = clients.join_next().await {
@@ -121,7 +146,12 @@ async fn measure(dns: SocketAddr, names: &[String], budget: Budget) -> anyhow::R
     Ok((rate, Latencies::new(samples)))
 }
 
-async fn ask_many(dns: SocketAddr, names: &[Name], client: usize, count: usize) -> anyhow::Result<Vec<Duration>> {
+async fn ask_many(
+    dns: SocketAddr,
+    names: &[Name],
+    client: usize,
+    count: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     socket.connect(dns).await?;
     let mut buffer = vec![0; 4096];

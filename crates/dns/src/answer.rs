@@ -116,7 +116,9 @@ fn cluster(index: &ClusterIndex, zone: &Zone, query: &Query, name: &ClusterName)
         (ClusterName::Apex, RecordType::SOA) => answer.answers.push(soa(index, zone)),
         (ClusterName::Apex, RecordType::NS) => {
             let nameserver = nameserver_name(zone);
-            answer.answers.push(record(qname, zone, RData::NS(NS(nameserver.clone()))));
+            answer
+                .answers
+                .push(record(qname, zone, RData::NS(NS(nameserver.clone()))));
             for ip in kube_dns_ips(index) {
                 answer.additionals.push(address(&nameserver, zone, ip));
             }
@@ -211,12 +213,17 @@ fn srv_records(zone: &Zone, qname: &Name, hits: &[Hit], answer: &mut Answer) {
     let mut targets: Vec<(u16, &Name, &Host)> = Vec::new();
     for hit in hits {
         if let Some(port) = hit.port {
-            if !targets.iter().any(|(p, t, _)| *p == port && *t == &hit.target) {
+            if !targets
+                .iter()
+                .any(|(p, t, _)| *p == port && *t == &hit.target)
+            {
                 targets.push((port, &hit.target, &hit.host));
             }
         }
     }
-    let weight = u16::try_from(100 / targets.len().max(1)).unwrap_or(1).max(1);
+    let weight = u16::try_from(100 / targets.len().max(1))
+        .unwrap_or(1)
+        .max(1);
     for (port, target, host) in targets {
         answer.answers.push(record(
             qname,
@@ -242,7 +249,9 @@ fn lookup(index: &ClusterIndex, zone: &Zone, name: &ClusterName) -> Result<Vec<H
                 target: nameserver_name(zone),
             })
             .collect()),
-        ClusterName::Namespace(namespace) => existing_namespace(index, namespace).map(|()| Vec::new()),
+        ClusterName::Namespace(namespace) => {
+            existing_namespace(index, namespace).map(|()| Vec::new())
+        }
         ClusterName::Pod { namespace, ip } => {
             existing_namespace(index, namespace)?;
             match (zone.pods, ip) {
@@ -379,7 +388,10 @@ fn reverse(index: &ClusterIndex, zone: &Zone, query: &Query, ip: IpAddr) -> Reso
     if targets.is_empty() {
         for (key, endpoints) in index.endpoints_with_ip(ip) {
             for endpoint in endpoints {
-                targets.extend(child(zone, &[&endpoint.label(), &key.name, &key.namespace, "svc"]));
+                targets.extend(child(
+                    zone,
+                    &[&endpoint.label(), &key.name, &key.namespace, "svc"],
+                ));
             }
         }
     }
@@ -395,7 +407,10 @@ fn reverse(index: &ClusterIndex, zone: &Zone, query: &Query, ip: IpAddr) -> Reso
     };
     if query.query_type == RecordType::PTR {
         for target in targets {
-            push_unique(&mut answer.answers, record(&query.name, zone, RData::PTR(PTR(target))));
+            push_unique(
+                &mut answer.answers,
+                record(&query.name, zone, RData::PTR(PTR(target))),
+            );
         }
     } else {
         answer.authorities.push(soa(index, zone));
@@ -515,13 +530,53 @@ mod tests {
         let mut index = ClusterIndex::default();
         index.replace_namespaces(["default".to_owned(), "kube-system".to_owned()]);
         let services = [
-            ("default", "web", service(ServiceKind::ClusterIp(vec![ip("10.43.0.5")]), vec![port("http", "tcp", 80), port("", "tcp", 8080)])),
-            ("default", "db", service(ServiceKind::Headless, vec![port("pg", "tcp", 5432)])),
-            ("default", "ext", service(ServiceKind::ExternalName(name("db.example.com.")), vec![])),
-            ("default", "alias", service(ServiceKind::ExternalName(name("web.default.svc.cluster.local.")), vec![])),
-            ("default", "dual", service(ServiceKind::ClusterIp(vec![ip("10.43.0.6"), ip("fd00::6")]), vec![port("http", "tcp", 80)])),
-            ("default", "noports", service(ServiceKind::ClusterIp(vec![ip("10.43.0.7")]), vec![])),
-            ("kube-system", "kube-dns", service(ServiceKind::ClusterIp(vec![ip("10.43.0.10")]), vec![port("dns", "udp", 53)])),
+            (
+                "default",
+                "web",
+                service(
+                    ServiceKind::ClusterIp(vec![ip("10.43.0.5")]),
+                    vec![port("http", "tcp", 80), port("", "tcp", 8080)],
+                ),
+            ),
+            (
+                "default",
+                "db",
+                service(ServiceKind::Headless, vec![port("pg", "tcp", 5432)]),
+            ),
+            (
+                "default",
+                "ext",
+                service(ServiceKind::ExternalName(name("db.example.com.")), vec![]),
+            ),
+            (
+                "default",
+                "alias",
+                service(
+                    ServiceKind::ExternalName(name("web.default.svc.cluster.local.")),
+                    vec![],
+                ),
+            ),
+            (
+                "default",
+                "dual",
+                service(
+                    ServiceKind::ClusterIp(vec![ip("10.43.0.6"), ip("fd00::6")]),
+                    vec![port("http", "tcp", 80)],
+                ),
+            ),
+            (
+                "default",
+                "noports",
+                service(ServiceKind::ClusterIp(vec![ip("10.43.0.7")]), vec![]),
+            ),
+            (
+                "kube-system",
+                "kube-dns",
+                service(
+                    ServiceKind::ClusterIp(vec![ip("10.43.0.10")]),
+                    vec![port("dns", "udp", 53)],
+                ),
+            ),
         ];
         for (namespace, service, record) in services {
             index.put_service(ObjectKey::new(namespace, service), record);
@@ -568,13 +623,20 @@ mod tests {
                     .iter()
                     .map(|record| format!("{} {}", record.record_type(), record.data))
                     .collect(),
-                answer.authorities.iter().any(|record| record.record_type() == RecordType::SOA),
+                answer
+                    .authorities
+                    .iter()
+                    .any(|record| record.record_type() == RecordType::SOA),
             ),
         }
     }
 
     fn ok(answers: &[&str]) -> Want {
-        Want::Answer(ResponseCode::NoError, answers.iter().map(|a| (*a).to_owned()).collect(), false)
+        Want::Answer(
+            ResponseCode::NoError,
+            answers.iter().map(|a| (*a).to_owned()).collect(),
+            false,
+        )
     }
 
     fn nodata() -> Want {
@@ -673,17 +735,31 @@ mod tests {
     #[test]
     fn external_names_ask_for_their_target_to_be_chased_and_srv_targets_get_addresses() {
         let index = fixture();
-        let Resolution::Answer(external) = resolve(&index, &zone(), &Query::query(name("ext.default.svc.cluster.local."), RecordType::A)) else {
+        let Resolution::Answer(external) = resolve(
+            &index,
+            &zone(),
+            &Query::query(name("ext.default.svc.cluster.local."), RecordType::A),
+        ) else {
             panic!("forwarded");
         };
         assert_eq!(external.chase, Some(name("db.example.com.")));
 
-        let Resolution::Answer(srv) = resolve(&index, &zone(), &Query::query(name("_pg._tcp.db.default.svc.cluster.local."), RecordType::SRV)) else {
+        let Resolution::Answer(srv) = resolve(
+            &index,
+            &zone(),
+            &Query::query(
+                name("_pg._tcp.db.default.svc.cluster.local."),
+                RecordType::SRV,
+            ),
+        ) else {
             panic!("forwarded");
         };
         let additionals: Vec<String> = srv.additionals.iter().map(ToString::to_string).collect();
         assert_eq!(additionals.len(), 2, "{additionals:?}");
-        assert!(additionals[0].starts_with("db-0.db.default.svc.cluster.local. 5 IN A 10.42.0.7"), "{additionals:?}");
+        assert!(
+            additionals[0].starts_with("db-0.db.default.svc.cluster.local. 5 IN A 10.42.0.7"),
+            "{additionals:?}"
+        );
     }
 
     #[test]
@@ -693,7 +769,11 @@ mod tests {
             pods: PodRecords::Disabled,
             ..zone()
         };
-        let got = summarise(resolve(&index, &zone, &Query::query(name("10-42-0-99.default.pod.cluster.local."), RecordType::A)));
+        let got = summarise(resolve(
+            &index,
+            &zone,
+            &Query::query(name("10-42-0-99.default.pod.cluster.local."), RecordType::A),
+        ));
         assert_eq!(got, nxdomain());
     }
 }

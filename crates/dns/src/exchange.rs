@@ -103,8 +103,9 @@ async fn udp(server: SocketAddr, message: &[u8], id: [u8; 2]) -> std::io::Result
 }
 
 async fn tcp(server: SocketAddr, message: &[u8]) -> std::io::Result<Vec<u8>> {
-    let len = u16::try_from(message.len())
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "message too long for TCP"))?;
+    let len = u16::try_from(message.len()).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "message too long for TCP")
+    })?;
     let mut stream = TcpStream::connect(server).await?;
     stream.set_nodelay(true)?;
     let mut framed = Vec::with_capacity(message.len() + 2);

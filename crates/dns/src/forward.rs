@@ -52,7 +52,11 @@ impl Forwarder {
 
     /// Sends a client's query (wire format, the client's ID kept) upstream
     /// and returns the first reply.
-    pub async fn forward(&self, query: &[u8], transport: Transport) -> Result<Message, ForwardError> {
+    pub async fn forward(
+        &self,
+        query: &[u8],
+        transport: Transport,
+    ) -> Result<Message, ForwardError> {
         let mut last = None;
         for server in &self.servers {
             match self.ask(*server, query, transport).await {
@@ -69,7 +73,11 @@ impl Forwarder {
 
     /// Looks up `name`/`record_type` upstream with a fresh query, for
     /// following CNAMEs out of the cluster.
-    pub async fn lookup(&self, name: &Name, record_type: RecordType) -> Result<Message, ForwardError> {
+    pub async fn lookup(
+        &self,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Result<Message, ForwardError> {
         let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
         message.metadata.recursion_desired = true;
         message.add_query(Query::query(name.clone(), record_type));
@@ -80,7 +88,12 @@ impl Forwarder {
         self.forward(&bytes, Transport::Udp).await
     }
 
-    async fn ask(&self, server: SocketAddr, query: &[u8], transport: Transport) -> Result<Message, ForwardError> {
+    async fn ask(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+        transport: Transport,
+    ) -> Result<Message, ForwardError> {
         let reply = self.ask_once(server, query, transport).await?;
         if transport == Transport::Udp && reply.metadata.truncation {
             return self.ask_once(server, query, Transport::Tcp).await;
@@ -88,7 +101,12 @@ impl Forwarder {
         Ok(reply)
     }
 
-    async fn ask_once(&self, server: SocketAddr, query: &[u8], transport: Transport) -> Result<Message, ForwardError> {
+    async fn ask_once(
+        &self,
+        server: SocketAddr,
+        query: &[u8],
+        transport: Transport,
+    ) -> Result<Message, ForwardError> {
         let bytes = exchange(server, query, transport, self.timeout)
             .await
             .map_err(ForwardError::Failed)?;

@@ -125,7 +125,11 @@ impl ClusterIndex {
     /// The endpoints of service `key` that DNS should answer with: ready
     /// ones, or all when the service publishes not-ready addresses. Each
     /// address once per service, in a stable order.
-    pub fn endpoints(&self, key: &ObjectKey, publish_not_ready: bool) -> Vec<EndpointWithPorts<'_>> {
+    pub fn endpoints(
+        &self,
+        key: &ObjectKey,
+        publish_not_ready: bool,
+    ) -> Vec<EndpointWithPorts<'_>> {
         let Some(names) = self.slices_by_service.get(key) else {
             return Vec::new();
         };
@@ -281,10 +285,25 @@ mod tests {
         let mut index = ClusterIndex::default();
         let a = ObjectKey::new("default", "web-a");
         let b = ObjectKey::new("default", "web-b");
-        index.put_slice(a.clone(), Some(slice("web", vec![endpoint("10.0.0.1", true), endpoint("10.0.0.2", false)])));
-        index.put_slice(b.clone(), Some(slice("web", vec![endpoint("10.0.0.1", true), endpoint("10.0.0.3", true)])));
+        index.put_slice(
+            a.clone(),
+            Some(slice(
+                "web",
+                vec![endpoint("10.0.0.1", true), endpoint("10.0.0.2", false)],
+            )),
+        );
+        index.put_slice(
+            b.clone(),
+            Some(slice(
+                "web",
+                vec![endpoint("10.0.0.1", true), endpoint("10.0.0.3", true)],
+            )),
+        );
         assert_eq!(ips(&index, "web", false), ["10.0.0.1", "10.0.0.3"]);
-        assert_eq!(ips(&index, "web", true), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(
+            ips(&index, "web", true),
+            ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+        );
 
         index.put_slice(b, Some(slice("api", vec![endpoint("10.0.0.3", true)])));
         assert_eq!(ips(&index, "web", false), ["10.0.0.1"]);

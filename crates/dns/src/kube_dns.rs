@@ -32,29 +32,44 @@ const MANAGED_BY: &str = "rkube-dns";
 /// apply: idempotent, and other managers' fields are kept).
 pub async fn ensure_kube_dns_service(client: Client, cluster_ip: IpAddr) -> Result<Service> {
     let api: Api<Service> = Api::namespaced(client, KUBE_DNS_NAMESPACE);
-    let service: Service = serde_json::from_value(kube_dns_service(cluster_ip)).map_err(Error::Object)?;
-    api.patch(KUBE_DNS_SERVICE, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&service))
-        .await
-        .map_err(|source| Error::Api {
-            what: format!("applying Service {KUBE_DNS_NAMESPACE}/{KUBE_DNS_SERVICE}"),
-            source,
-        })
+    let service: Service =
+        serde_json::from_value(kube_dns_service(cluster_ip)).map_err(Error::Object)?;
+    api.patch(
+        KUBE_DNS_SERVICE,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&service),
+    )
+    .await
+    .map_err(|source| Error::Api {
+        what: format!("applying Service {KUBE_DNS_NAMESPACE}/{KUBE_DNS_SERVICE}"),
+        source,
+    })
 }
 
 /// Publishes (or updates) `node_name`'s endpoint for the `kube-dns` Service:
 /// an EndpointSlice `kube-dns-<node>` with `address` on `port` for UDP
 /// (`dns`) and TCP (`dns-tcp`).
-pub async fn publish_endpoint(client: Client, node_name: &str, address: IpAddr, port: u16) -> Result<EndpointSlice> {
+pub async fn publish_endpoint(
+    client: Client,
+    node_name: &str,
+    address: IpAddr,
+    port: u16,
+) -> Result<EndpointSlice> {
     let api: Api<EndpointSlice> = Api::namespaced(client, KUBE_DNS_NAMESPACE);
     let name = slice_name(node_name);
     let slice: EndpointSlice =
-        serde_json::from_value(node_endpoint_slice(&name, node_name, address, port)).map_err(Error::Object)?;
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&slice))
-        .await
-        .map_err(|source| Error::Api {
-            what: format!("applying EndpointSlice {KUBE_DNS_NAMESPACE}/{name}"),
-            source,
-        })
+        serde_json::from_value(node_endpoint_slice(&name, node_name, address, port))
+            .map_err(Error::Object)?;
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&slice),
+    )
+    .await
+    .map_err(|source| Error::Api {
+        what: format!("applying EndpointSlice {KUBE_DNS_NAMESPACE}/{name}"),
+        source,
+    })
 }
 
 /// The Service, shaped like kubeadm's and k3s's CoreDNS Service.
@@ -87,7 +102,12 @@ fn kube_dns_service(cluster_ip: IpAddr) -> serde_json::Value {
 
 /// One node's slice. The metrics port is left out: it is not served here,
 /// so the proxy rejects it instead of forwarding to a closed port.
-fn node_endpoint_slice(name: &str, node_name: &str, address: IpAddr, port: u16) -> serde_json::Value {
+fn node_endpoint_slice(
+    name: &str,
+    node_name: &str,
+    address: IpAddr,
+    port: u16,
+) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
@@ -133,9 +153,13 @@ mod tests {
 
     #[test]
     fn the_service_and_slice_have_the_upstream_shapes() {
-        let service: Service = serde_json::from_value(kube_dns_service("10.43.0.10".parse().unwrap())).unwrap();
+        let service: Service =
+            serde_json::from_value(kube_dns_service("10.43.0.10".parse().unwrap())).unwrap();
         let spec = service.spec.unwrap();
-        assert_eq!(spec.selector, None, "no selector: agents publish the endpoints");
+        assert_eq!(
+            spec.selector, None,
+            "no selector: agents publish the endpoints"
+        );
         let ports: Vec<_> = spec
             .ports
             .unwrap()
@@ -151,17 +175,28 @@ mod tests {
             ]
         );
 
-        let slice: EndpointSlice =
-            serde_json::from_value(node_endpoint_slice("kube-dns-n1", "n1", "fd00::1".parse().unwrap(), 5353)).unwrap();
+        let slice: EndpointSlice = serde_json::from_value(node_endpoint_slice(
+            "kube-dns-n1",
+            "n1",
+            "fd00::1".parse().unwrap(),
+            5353,
+        ))
+        .unwrap();
         assert_eq!(slice.address_type, "IPv6");
         let record = crate::objects::slice_record(&slice).unwrap();
         assert_eq!(record.service, KUBE_DNS_SERVICE);
-        assert_eq!(record.ports.iter().map(|p| p.port).collect::<Vec<_>>(), [5353, 5353]);
+        assert_eq!(
+            record.ports.iter().map(|p| p.port).collect::<Vec<_>>(),
+            [5353, 5353]
+        );
     }
 
     #[test]
     fn slice_names_stay_valid_for_long_node_names() {
-        let cases = [("n1", "kube-dns-n1".to_owned()), (&*"a".repeat(300), format!("kube-dns-{}", "a".repeat(244)))];
+        let cases = [
+            ("n1", "kube-dns-n1".to_owned()),
+            (&*"a".repeat(300), format!("kube-dns-{}", "a".repeat(244))),
+        ];
         for (node, want) in cases {
             assert_eq!(slice_name(node), want);
         }

@@ -29,7 +29,9 @@ mod watch;
 
 pub use answer::PodRecords;
 pub use exchange::{exchange, ExchangeError, Transport};
-pub use kube_dns::{ensure_kube_dns_service, publish_endpoint, KUBE_DNS_NAMESPACE, KUBE_DNS_SERVICE};
+pub use kube_dns::{
+    ensure_kube_dns_service, publish_endpoint, KUBE_DNS_NAMESPACE, KUBE_DNS_SERVICE,
+};
 pub use resolv_conf::ResolvConfError;
 pub use server::{run, DnsOptions, DnsServer, Upstream};
 

@@ -208,15 +208,30 @@ mod tests {
     fn names_are_classified_like_coredns_parses_them() {
         let cases = [
             ("cluster.local.", QueryName::Cluster(ClusterName::Apex)),
-            ("ns.dns.cluster.local.", QueryName::Cluster(ClusterName::Nameserver)),
-            ("dns-version.cluster.local.", QueryName::Cluster(ClusterName::DnsVersion)),
-            ("svc.cluster.local.", QueryName::Cluster(ClusterName::Branch)),
-            ("pod.cluster.local.", QueryName::Cluster(ClusterName::Branch)),
+            (
+                "ns.dns.cluster.local.",
+                QueryName::Cluster(ClusterName::Nameserver),
+            ),
+            (
+                "dns-version.cluster.local.",
+                QueryName::Cluster(ClusterName::DnsVersion),
+            ),
+            (
+                "svc.cluster.local.",
+                QueryName::Cluster(ClusterName::Branch),
+            ),
+            (
+                "pod.cluster.local.",
+                QueryName::Cluster(ClusterName::Branch),
+            ),
             (
                 "default.svc.cluster.local.",
                 QueryName::Cluster(ClusterName::Namespace("default".into())),
             ),
-            ("web.default.svc.cluster.local.", service("default", "web", Selector::All)),
+            (
+                "web.default.svc.cluster.local.",
+                service("default", "web", Selector::All),
+            ),
             (
                 "WEB.Default.SVC.Cluster.Local.",
                 service("default", "web", Selector::All),
@@ -240,7 +255,10 @@ mod tests {
                 "a.b.c.web.default.svc.cluster.local.",
                 QueryName::Cluster(ClusterName::Invalid),
             ),
-            ("foo.cluster.local.", QueryName::Cluster(ClusterName::Invalid)),
+            (
+                "foo.cluster.local.",
+                QueryName::Cluster(ClusterName::Invalid),
+            ),
             (
                 "10-42-0-7.default.pod.cluster.local.",
                 QueryName::Cluster(ClusterName::Pod {

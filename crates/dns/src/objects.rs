@@ -27,13 +27,22 @@ pub fn service_record(service: &Service) -> Option<ServiceRecord> {
         // writers (the API server fills both, but tolerate either).
         let ips = match &spec.cluster_ips {
             Some(ips) if !ips.is_empty() => ips.iter().filter_map(|ip| ip.parse().ok()).collect(),
-            _ => spec.cluster_ip.iter().filter_map(|ip| ip.parse().ok()).collect(),
+            _ => spec
+                .cluster_ip
+                .iter()
+                .filter_map(|ip| ip.parse().ok())
+                .collect(),
         };
         ServiceKind::ClusterIp(ips)
     };
     Some(ServiceRecord {
         kind,
-        ports: spec.ports.iter().flatten().filter_map(service_port).collect(),
+        ports: spec
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(service_port)
+            .collect(),
         publish_not_ready: spec.publish_not_ready_addresses.unwrap_or(false),
     })
 }
@@ -62,7 +71,12 @@ fn protocol(protocol: Option<&str>) -> String {
 /// What DNS keeps of an EndpointSlice, or `None` when it belongs to no
 /// service or holds FQDN addresses (which DNS does not serve).
 pub fn slice_record(slice: &EndpointSlice) -> Option<SliceRecord> {
-    let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?.clone();
+    let service = slice
+        .metadata
+        .labels
+        .as_ref()?
+        .get(SERVICE_NAME_LABEL)?
+        .clone();
     if slice.address_type == "FQDN" {
         return None;
     }
@@ -86,7 +100,12 @@ pub fn slice_record(slice: &EndpointSlice) -> Option<SliceRecord> {
         .collect();
     Some(SliceRecord {
         service,
-        ports: slice.ports.iter().flatten().filter_map(slice_port).collect(),
+        ports: slice
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(slice_port)
+            .collect(),
         endpoints,
     })
 }
@@ -110,17 +129,32 @@ mod tests {
                 serde_json::json!({"clusterIP": "10.43.0.5", "clusterIPs": ["10.43.0.5", "fd00::5"],
                     "ports": [{"name": "HTTP", "port": 80}, {"port": 53, "protocol": "UDP"}]}),
                 Some(ServiceRecord {
-                    kind: ServiceKind::ClusterIp(vec!["10.43.0.5".parse().unwrap(), "fd00::5".parse().unwrap()]),
+                    kind: ServiceKind::ClusterIp(vec![
+                        "10.43.0.5".parse().unwrap(),
+                        "fd00::5".parse().unwrap(),
+                    ]),
                     ports: vec![
-                        PortRecord { name: "http".into(), protocol: "tcp".into(), port: 80 },
-                        PortRecord { name: "".into(), protocol: "udp".into(), port: 53 },
+                        PortRecord {
+                            name: "http".into(),
+                            protocol: "tcp".into(),
+                            port: 80,
+                        },
+                        PortRecord {
+                            name: "".into(),
+                            protocol: "udp".into(),
+                            port: 53,
+                        },
                     ],
                     publish_not_ready: false,
                 }),
             ),
             (
                 serde_json::json!({"clusterIP": "None", "publishNotReadyAddresses": true}),
-                Some(ServiceRecord { kind: ServiceKind::Headless, ports: vec![], publish_not_ready: true }),
+                Some(ServiceRecord {
+                    kind: ServiceKind::Headless,
+                    ports: vec![],
+                    publish_not_ready: true,
+                }),
             ),
             (
                 serde_json::json!({"type": "ExternalName", "externalName": "DB.Example.com"}),
@@ -130,7 +164,10 @@ mod tests {
                     publish_not_ready: false,
                 }),
             ),
-            (serde_json::json!({"type": "ExternalName", "externalName": "bad name!"}), None),
+            (
+                serde_json::json!({"type": "ExternalName", "externalName": "bad name!"}),
+                None,
+            ),
         ];
         for (spec, want) in cases {
             assert_eq!(service_record(&service(spec.clone())), want, "{spec}");
@@ -153,10 +190,22 @@ mod tests {
         .unwrap();
         let want = SliceRecord {
             service: "db".into(),
-            ports: vec![PortRecord { name: "pg".into(), protocol: "tcp".into(), port: 5432 }],
+            ports: vec![PortRecord {
+                name: "pg".into(),
+                protocol: "tcp".into(),
+                port: 5432,
+            }],
             endpoints: vec![
-                EndpointRecord { ip: "10.42.0.7".parse().unwrap(), hostname: Some("db-0".into()), ready: true },
-                EndpointRecord { ip: "10.42.0.8".parse().unwrap(), hostname: None, ready: false },
+                EndpointRecord {
+                    ip: "10.42.0.7".parse().unwrap(),
+                    hostname: Some("db-0".into()),
+                    ready: true,
+                },
+                EndpointRecord {
+                    ip: "10.42.0.8".parse().unwrap(),
+                    hostname: None,
+                    ready: false,
+                },
             ],
         };
         assert_eq!(slice_record(&slice), Some(want));

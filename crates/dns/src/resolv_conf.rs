@@ -69,7 +69,10 @@ mod tests {
             ("", &[]),
         ];
         for (text, want) in cases {
-            let got: Vec<String> = parse_nameservers(text).iter().map(ToString::to_string).collect();
+            let got: Vec<String> = parse_nameservers(text)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             assert_eq!(got, want, "{text:?}");
         }
     }

@@ -117,18 +117,22 @@ impl DnsServer {
         let mut server = Server::new(handler);
         let mut local_addrs = Vec::new();
         for listen in &options.listen {
-            let udp = UdpSocket::bind(listen).await.map_err(|source| Error::Bind {
-                address: *listen,
-                source,
-            })?;
+            let udp = UdpSocket::bind(listen)
+                .await
+                .map_err(|source| Error::Bind {
+                    address: *listen,
+                    source,
+                })?;
             let bound = udp.local_addr().map_err(|source| Error::Bind {
                 address: *listen,
                 source,
             })?;
-            let tcp = TcpListener::bind(bound).await.map_err(|source| Error::Bind {
-                address: bound,
-                source,
-            })?;
+            let tcp = TcpListener::bind(bound)
+                .await
+                .map_err(|source| Error::Bind {
+                    address: bound,
+                    source,
+                })?;
             server.register_socket(udp);
             server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
             local_addrs.push(bound);
@@ -155,7 +159,11 @@ impl DnsServer {
 
     /// Watches the cluster through `client` and answers until `shutdown`
     /// completes.
-    pub async fn serve(mut self, client: kube::Client, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+    pub async fn serve(
+        mut self,
+        client: kube::Client,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
         tracing::info!(addresses = ?self.local_addrs, "cluster DNS listening");
         let watchers = tokio::spawn(watch_cluster(
             client,
@@ -181,8 +189,15 @@ impl DnsServer {
 }
 
 /// Runs cluster DNS until `shutdown` completes: binds, watches, answers.
-pub async fn run(client: kube::Client, options: DnsOptions, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
-    DnsServer::bind(&options).await?.serve(client, shutdown).await
+pub async fn run(
+    client: kube::Client,
+    options: DnsOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
+    DnsServer::bind(&options)
+        .await?
+        .serve(client, shutdown)
+        .await
 }
 
 fn parse_domain(domain: &str) -> Result<Name> {

@@ -19,7 +19,9 @@ use crate::index::{ClusterIndex, ObjectKey, ServiceRecord, SliceRecord};
 use crate::objects::{service_record, slice_record};
 
 /// A resource the index keeps, and how.
-trait Indexed: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static {
+trait Indexed:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
     /// What the index keeps of one object.
     type Record: Send;
     /// The record, or `None` when DNS answers nothing for the object.
@@ -94,10 +96,14 @@ pub async fn watch_cluster(
     synced: Arc<AtomicBool>,
     changes: Arc<tokio::sync::watch::Sender<u32>>,
 ) {
-    let shared = Shared { index, readiness: Readiness {
-        pending: AtomicUsize::new(3),
-        synced,
-    }, changes };
+    let shared = Shared {
+        index,
+        readiness: Readiness {
+            pending: AtomicUsize::new(3),
+            synced,
+        },
+        changes,
+    };
     let shared = Arc::new(shared);
     tokio::join!(
         watch(Api::<Namespace>::all(client.clone()), shared.clone()),
@@ -118,7 +124,10 @@ impl Shared {
         let serial = {
             // A poisoned lock means a writer panicked mid-change; the data
             // is a cache that the next relist replaces, so keep serving it.
-            let mut index = self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut index = self
+                .index
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             change(&mut index);
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -132,7 +141,9 @@ impl Shared {
 }
 
 async fn watch<K: Indexed>(api: Api<K>, shared: Arc<Shared>) {
-    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
     let mut listing: Option<Vec<(ObjectKey, K::Record)>> = None;
     let mut listed_once = false;
     while let Some(event) = events.next().await {

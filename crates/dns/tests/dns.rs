@@ -28,7 +28,11 @@ struct RunningDns {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start_dns(client: Client, upstream: Vec<SocketAddr>, upstream_timeout: Duration) -> RunningDns {
+async fn start_dns(
+    client: Client,
+    upstream: Vec<SocketAddr>,
+    upstream_timeout: Duration,
+) -> RunningDns {
     let mut options = DnsOptions::new(vec!["127.0.0.1:0".parse().expect("listen")])
         .with_upstream(UpstreamServers::Servers(upstream));
     options.upstream_timeout = upstream_timeout;
@@ -139,16 +143,36 @@ async fn cluster_names_are_answered_over_udp_and_tcp() {
     .await;
 
     let cases: [(&str, RecordType, (ResponseCode, Vec<&str>)); 12] = [
-        ("web.default.svc.cluster.local.", RecordType::A, (NOERROR, vec!["A 10.43.0.50"])),
-        ("Web.Default.SVC.cluster.local.", RecordType::A, (NOERROR, vec!["A 10.43.0.50"])),
-        ("web.default.svc.cluster.local.", RecordType::AAAA, (NOERROR, vec![])),
-        ("nothing.default.svc.cluster.local.", RecordType::A, (NXDOMAIN, vec![])),
+        (
+            "web.default.svc.cluster.local.",
+            RecordType::A,
+            (NOERROR, vec!["A 10.43.0.50"]),
+        ),
+        (
+            "Web.Default.SVC.cluster.local.",
+            RecordType::A,
+            (NOERROR, vec!["A 10.43.0.50"]),
+        ),
+        (
+            "web.default.svc.cluster.local.",
+            RecordType::AAAA,
+            (NOERROR, vec![]),
+        ),
+        (
+            "nothing.default.svc.cluster.local.",
+            RecordType::A,
+            (NXDOMAIN, vec![]),
+        ),
         (
             "_http._tcp.web.default.svc.cluster.local.",
             RecordType::SRV,
             (NOERROR, vec!["SRV 0 100 80 web.default.svc.cluster.local."]),
         ),
-        ("db-0.db.default.svc.cluster.local.", RecordType::A, (NOERROR, vec!["A 10.42.0.7"])),
+        (
+            "db-0.db.default.svc.cluster.local.",
+            RecordType::A,
+            (NOERROR, vec!["A 10.42.0.7"]),
+        ),
         (
             "_pg._tcp.db.default.svc.cluster.local.",
             RecordType::SRV,
@@ -165,24 +189,63 @@ async fn cluster_names_are_answered_over_udp_and_tcp() {
             RecordType::A,
             (NOERROR, vec!["A 192.0.2.1", "CNAME db.example.test."]),
         ),
-        ("10-42-0-99.default.pod.cluster.local.", RecordType::A, (NOERROR, vec!["A 10.42.0.99"])),
-        ("50.0.43.10.in-addr.arpa.", RecordType::PTR, (NOERROR, vec!["PTR web.default.svc.cluster.local."])),
-        ("7.0.42.10.in-addr.arpa.", RecordType::PTR, (NOERROR, vec!["PTR db-0.db.default.svc.cluster.local."])),
-        ("www.example.test.", RecordType::A, (NOERROR, vec!["A 192.0.2.1"])),
+        (
+            "10-42-0-99.default.pod.cluster.local.",
+            RecordType::A,
+            (NOERROR, vec!["A 10.42.0.99"]),
+        ),
+        (
+            "50.0.43.10.in-addr.arpa.",
+            RecordType::PTR,
+            (NOERROR, vec!["PTR web.default.svc.cluster.local."]),
+        ),
+        (
+            "7.0.42.10.in-addr.arpa.",
+            RecordType::PTR,
+            (NOERROR, vec!["PTR db-0.db.default.svc.cluster.local."]),
+        ),
+        (
+            "www.example.test.",
+            RecordType::A,
+            (NOERROR, vec!["A 192.0.2.1"]),
+        ),
     ];
     for transport in [Transport::Udp, Transport::Tcp] {
         for (name, record_type, (code, answers)) in &cases {
             let reply = query(dns.addr, name, *record_type, transport).await;
-            let want = (*code, answers.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>());
-            assert_eq!(summary(&reply), want, "{name} {record_type} over {transport:?}");
+            let want = (
+                *code,
+                answers.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>(),
+            );
+            assert_eq!(
+                summary(&reply),
+                want,
+                "{name} {record_type} over {transport:?}"
+            );
             if reply.answers.is_empty() {
-                let soa = reply.authorities.iter().any(|r| r.record_type() == RecordType::SOA);
-                assert!(soa, "{name} {record_type}: a negative answer carries the SOA");
+                let soa = reply
+                    .authorities
+                    .iter()
+                    .any(|r| r.record_type() == RecordType::SOA);
+                assert!(
+                    soa,
+                    "{name} {record_type}: a negative answer carries the SOA"
+                );
             }
         }
     }
-    let srv = query(dns.addr, "_http._tcp.web.default.svc.cluster.local.", RecordType::SRV, Transport::Udp).await;
-    let additionals: Vec<String> = srv.additionals.iter().map(|r| format!("{} {}", r.name, r.data)).collect();
+    let srv = query(
+        dns.addr,
+        "_http._tcp.web.default.svc.cluster.local.",
+        RecordType::SRV,
+        Transport::Udp,
+    )
+    .await;
+    let additionals: Vec<String> = srv
+        .additionals
+        .iter()
+        .map(|r| format!("{} {}", r.name, r.data))
+        .collect();
     assert_eq!(additionals, ["web.default.svc.cluster.local. 10.43.0.50"]);
     assert_eq!(UPSTREAM_ADDRESS.to_string(), "192.0.2.1");
 }
@@ -194,7 +257,15 @@ async fn service_changes_show_up_in_answers() {
     let upstream = Upstream::start().await;
     let mut dns = start_dns(client.clone(), vec![upstream.addr], Duration::from_secs(2)).await;
     let name = "moving.default.svc.cluster.local.";
-    wait_for_answer(dns.addr, &mut dns.changes, name, RecordType::CNAME, Transport::Udp, (NXDOMAIN, vec![])).await;
+    wait_for_answer(
+        dns.addr,
+        &mut dns.changes,
+        name,
+        RecordType::CNAME,
+        Transport::Udp,
+        (NXDOMAIN, vec![]),
+    )
+    .await;
 
     create::<Service>(
         &client,
@@ -234,8 +305,19 @@ async fn service_changes_show_up_in_answers() {
     )
     .await;
 
-    services.delete("moving", &DeleteParams::default()).await.expect("delete");
-    wait_for_answer(dns.addr, &mut dns.changes, name, RecordType::CNAME, Transport::Udp, (NXDOMAIN, vec![])).await;
+    services
+        .delete("moving", &DeleteParams::default())
+        .await
+        .expect("delete");
+    wait_for_answer(
+        dns.addr,
+        &mut dns.changes,
+        name,
+        RecordType::CNAME,
+        Transport::Udp,
+        (NXDOMAIN, vec![]),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -243,7 +325,9 @@ async fn forwarding_failures_are_servfail() {
     let apiserver = TestApiserver::start();
     let client = apiserver.client().await;
     // A bound socket that never answers: every forwarded query times out.
-    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let silent_addr = silent.local_addr().expect("addr");
     let dns = start_dns(client, vec![silent_addr], Duration::from_millis(200)).await;
     let reply = query(dns.addr, "www.example.test.", RecordType::A, Transport::Udp).await;
@@ -258,20 +342,41 @@ async fn the_kube_dns_service_and_node_endpoints_are_published_idempotently() {
     let mut dns = start_dns(client.clone(), vec![upstream.addr], Duration::from_secs(2)).await;
     let cluster_ip = "10.43.0.10".parse().expect("ip");
     for _ in 0..2 {
-        rkube_dns::ensure_kube_dns_service(client.clone(), cluster_ip).await.expect("service");
-        rkube_dns::publish_endpoint(client.clone(), "node-1", "127.0.0.1".parse().expect("ip"), dns.addr.port())
+        rkube_dns::ensure_kube_dns_service(client.clone(), cluster_ip)
             .await
-            .expect("endpoint");
+            .expect("service");
+        rkube_dns::publish_endpoint(
+            client.clone(),
+            "node-1",
+            "127.0.0.1".parse().expect("ip"),
+            dns.addr.port(),
+        )
+        .await
+        .expect("endpoint");
     }
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "kube-system");
     let slice = slices.get("kube-dns-node-1").await.expect("slice");
-    let ports: Vec<_> = slice.ports.unwrap_or_default().into_iter().map(|p| (p.name, p.port)).collect();
+    let ports: Vec<_> = slice
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.name, p.port))
+        .collect();
     assert_eq!(
         ports,
-        [(Some("dns".to_owned()), Some(i32::from(dns.addr.port()))), (Some("dns-tcp".to_owned()), Some(i32::from(dns.addr.port())))]
+        [
+            (Some("dns".to_owned()), Some(i32::from(dns.addr.port()))),
+            (Some("dns-tcp".to_owned()), Some(i32::from(dns.addr.port())))
+        ]
     );
-    let service = Api::<Service>::namespaced(client, "kube-system").get("kube-dns").await.expect("service");
-    assert_eq!(service.spec.and_then(|s| s.cluster_ip).as_deref(), Some("10.43.0.10"));
+    let service = Api::<Service>::namespaced(client, "kube-system")
+        .get("kube-dns")
+        .await
+        .expect("service");
+    assert_eq!(
+        service.spec.and_then(|s| s.cluster_ip).as_deref(),
+        Some("10.43.0.10")
+    );
 
     wait_for_answer(
         dns.addr,
@@ -282,11 +387,26 @@ async fn the_kube_dns_service_and_node_endpoints_are_published_idempotently() {
         (NOERROR, vec!["A 10.43.0.10"]),
     )
     .await;
-    let ns = query(dns.addr, "ns.dns.cluster.local.", RecordType::A, Transport::Udp).await;
+    let ns = query(
+        dns.addr,
+        "ns.dns.cluster.local.",
+        RecordType::A,
+        Transport::Udp,
+    )
+    .await;
     assert_eq!(summary(&ns), (NOERROR, vec!["A 10.43.0.10".to_owned()]));
-    let ptr = query(dns.addr, "1.0.0.127.in-addr.arpa.", RecordType::PTR, Transport::Udp).await;
+    let ptr = query(
+        dns.addr,
+        "1.0.0.127.in-addr.arpa.",
+        RecordType::PTR,
+        Transport::Udp,
+    )
+    .await;
     assert_eq!(
         summary(&ptr),
-        (NOERROR, vec!["PTR 127-0-0-1.kube-dns.kube-system.svc.cluster.local.".to_owned()])
+        (
+            NOERROR,
+            vec!["PTR 127-0-0-1.kube-dns.kube-system.svc.cluster.local.".to_owned()]
+        )
     );
 }

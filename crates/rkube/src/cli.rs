@@ -40,6 +40,8 @@ pub enum Command {
     Kubelet(crate::kubelet::KubeletArgs),
     /// Manage the node's images (`rkube image import FILE.tar`).
     Image(crate::image::ImageArgs),
+    /// Run cluster DNS alone against a cluster (agents embed it).
+    Dns(crate::dns::DnsArgs),
 }
 
 /// `rkube server` flags.
@@ -74,6 +76,10 @@ pub struct ServerArgs {
     /// Do not run the node agent (kubelet + containerd) in this process.
     #[arg(long)]
     pub disable_agent: bool,
+    /// Run cluster DNS in the server, answering on this address (UDP and
+    /// TCP); off by default because port 53 needs root.
+    #[arg(long)]
+    pub cluster_dns_listen: Option<std::net::SocketAddr>,
 }
 
 /// `rkube backup` arguments.

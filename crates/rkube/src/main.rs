@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod components;
 mod controller_manager;
+mod dns;
 mod kubectl;
 mod scheduler;
 mod proxy;
@@ -29,6 +30,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Proxy(args) => runtime()?.block_on(proxy::run(args)),
         cli::Command::Kubelet(args) => runtime()?.block_on(kubelet::run(args)),
         cli::Command::Image(args) => runtime()?.block_on(image::run(args)),
+        cli::Command::Dns(args) => runtime()?.block_on(dns::run(args)),
     }
 }
 

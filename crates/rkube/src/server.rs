@@ -79,6 +79,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         components.spawn("agent", |stop| async move {
             Ok(rkube_kubelet::run(client, options, stop).await?)
         });
+    if let Some(listen) = args.cluster_dns_listen {
+        crate::dns::spawn(&mut components, client.clone(), listen);
     }
 
     let (outcome, api_running) = tokio::select! {

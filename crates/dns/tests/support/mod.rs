@@ -33,14 +33,26 @@ struct FakeUpstream {
 
 #[async_trait::async_trait]
 impl RequestHandler for FakeUpstream {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.recursion_available = true;
         let mut answers = Vec::new();
         match request.request_info() {
-            Ok(info) if self.zone.zone_of(&info.query.original().name.to_lowercase()) => {
+            Ok(info)
+                if self
+                    .zone
+                    .zone_of(&info.query.original().name.to_lowercase()) =>
+            {
                 if info.query.query_type() == RecordType::A {
-                    answers.push(Record::from_rdata(info.query.original().name.clone(), 60, RData::A(A(UPSTREAM_ADDRESS))));
+                    answers.push(Record::from_rdata(
+                        info.query.original().name.clone(),
+                        60,
+                        RData::A(A(UPSTREAM_ADDRESS)),
+                    ));
                 }
             }
             _ => metadata.response_code = ResponseCode::NXDomain,
@@ -52,7 +64,10 @@ impl RequestHandler for FakeUpstream {
             std::iter::empty(),
             std::iter::empty(),
         );
-        response.send_response(built).await.expect("fake upstream reply")
+        response
+            .send_response(built)
+            .await
+            .expect("fake upstream reply")
     }
 }
 
@@ -67,7 +82,9 @@ pub struct Upstream {
 impl Upstream {
     /// Starts it on a free loopback port.
     pub async fn start() -> Upstream {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind upstream udp");
+        let udp = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind upstream udp");
         let addr = udp.local_addr().expect("upstream addr");
         let tcp = TcpListener::bind(addr).await.expect("bind upstream tcp");
         let mut server = Server::new(FakeUpstream {
@@ -75,19 +92,35 @@ impl Upstream {
         });
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 32);
-        Upstream { addr, _server: server }
+        Upstream {
+            addr,
+            _server: server,
+        }
     }
 }
 
 /// Asks `server` one question.
-pub async fn query(server: SocketAddr, name: &str, record_type: RecordType, transport: Transport) -> Message {
+pub async fn query(
+    server: SocketAddr,
+    name: &str,
+    record_type: RecordType,
+    transport: Transport,
+) -> Message {
     let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
     message.metadata.recursion_desired = true;
-    message.add_query(Query::query(Name::from_ascii(name).expect("query name"), record_type));
+    message.add_query(Query::query(
+        Name::from_ascii(name).expect("query name"),
+        record_type,
+    ));
     let bytes = message.to_vec().expect("encode query");
-    let reply = exchange(server, &bytes, transport, QUERY_TIMEOUT).await.expect("DNS exchange");
+    let reply = exchange(server, &bytes, transport, QUERY_TIMEOUT)
+        .await
+        .expect("DNS exchange");
     let reply = Message::from_vec(&reply).expect("decode reply");
-    assert_eq!(reply.metadata.id, message.metadata.id, "reply for another query");
+    assert_eq!(
+        reply.metadata.id, message.metadata.id,
+        "reply for another query"
+    );
     reply
 }
 
@@ -139,9 +172,19 @@ pub async fn wait_for_answer(
     transport: Transport,
     want: (ResponseCode, Vec<&str>),
 ) -> Message {
-    let want = (want.0, want.1.into_iter().map(str::to_owned).collect::<Vec<_>>());
+    let want = (
+        want.0,
+        want.1.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+    );
     let wanted = format!("{want:?}");
-    wait_for(server, changes, (name, record_type, transport), &wanted, |reply| summary(reply) == want).await
+    wait_for(
+        server,
+        changes,
+        (name, record_type, transport),
+        &wanted,
+        |reply| summary(reply) == want,
+    )
+    .await
 }
 
 /// Waits until the reply's code is `want`, whatever the answers.
@@ -154,8 +197,12 @@ pub async fn wait_for_answer_code(
     want: ResponseCode,
 ) -> Message {
     let wanted = want.to_string();
-    wait_for(server, changes, (name, record_type, transport), &wanted, |reply| {
-        reply.metadata.response_code == want
-    })
+    wait_for(
+        server,
+        changes,
+        (name, record_type, transport),
+        &wanted,
+        |reply| reply.metadata.response_code == want,
+    )
     .await
 }
