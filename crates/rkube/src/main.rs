@@ -7,12 +7,11 @@ mod cli;
 mod components;
 mod controller_manager;
 mod dns;
-mod kubectl;
-mod scheduler;
-mod proxy;
 mod image;
 mod kubectl;
 mod kubelet;
+mod proxy;
+mod scheduler;
 mod server;
 
 use clap::Parser;

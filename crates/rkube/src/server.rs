@@ -52,8 +52,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .context("the apiserver does not answer its own client")?;
     info!(version = %version.git_version, "components connect through the API");
     let mut components = Components::new();
-    // Embedded components (scheduler, controller-manager, agent) are
-    // spawned here with `components.spawn(name, |stop| …)`.
     if !args.disable_scheduler {
         let config = crate::scheduler::load_config(args.scheduler_config.as_deref())?;
         let client = client.clone();
@@ -73,12 +71,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         };
         components.spawn("proxy", |stop| async move {
             Ok(rkube_proxy::run(proxy, options, stop).await?)
+        });
+    }
     if !args.disable_agent {
         let options = crate::kubelet::agent_options(&args.data_dir, None);
         let client = client.clone();
         components.spawn("agent", |stop| async move {
             Ok(rkube_kubelet::run(client, options, stop).await?)
         });
+    }
     if let Some(listen) = args.cluster_dns_listen {
         crate::dns::spawn(&mut components, client.clone(), listen);
     }
