@@ -10,9 +10,9 @@
 
 pub mod claim;
 pub mod deployment;
-pub mod framework;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod framework;
 pub mod garbagecollector;
 pub mod job;
 pub mod namespace;

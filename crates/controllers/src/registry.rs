@@ -3,8 +3,8 @@
 use futures::future::BoxFuture;
 
 use crate::framework::{Context, DefaultState};
-use crate::{deployment, garbagecollector, replicaset};
 use crate::Error;
+use crate::{deployment, garbagecollector, replicaset};
 
 /// How a controller is named, whether it runs by default, and how it starts.
 #[derive(Clone, Copy)]

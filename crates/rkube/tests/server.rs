@@ -9,6 +9,15 @@ use rkube_testkit::{EtcdProcess, RkubeServer};
 
 const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
 
+/// These tests are about the control plane and its store: no node agent or
+/// proxy (which would each need their own containerd and nftables table).
+const CONTROL_PLANE_ONLY: &[&str] = &["--disable-agent", "--disable-proxy"];
+
+/// `rkube server` with `extra` flags and without agent or proxy.
+fn control_plane(extra: &[&str]) -> rkube_testkit::Result<RkubeServer> {
+    RkubeServer::start(RKUBE, &[CONTROL_PLANE_ONLY, extra].concat())
+}
+
 fn ok(server: &RkubeServer, out: Output) -> String {
     assert!(
         out.status.success(),
@@ -93,7 +102,7 @@ fn starts_serves_and_resumes(mut server: RkubeServer) {
 
 #[test]
 fn embedded_store_server_starts_serves_and_resumes() {
-    let server = RkubeServer::start(RKUBE, &[]).unwrap();
+    let server = control_plane(&[]).unwrap();
     assert!(server.data_dir().join("db").exists());
     starts_serves_and_resumes(server);
 }
@@ -104,14 +113,14 @@ fn etcd_backed_server_starts_serves_and_resumes() {
     let endpoint = etcd
         .endpoint()
         .replace("http://", "--datastore-endpoint=etcd://");
-    let server = RkubeServer::start(RKUBE, &[&endpoint]).unwrap();
+    let server = control_plane(&[&endpoint]).unwrap();
     starts_serves_and_resumes(server);
     drop(etcd);
 }
 
 #[test]
 fn a_bad_datastore_endpoint_is_refused_with_a_clear_error() {
-    let err = RkubeServer::start(RKUBE, &["--datastore-endpoint=mysql://x"]).unwrap_err();
+    let err = control_plane(&["--datastore-endpoint=mysql://x"]).unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("only etcd://host:port"),
@@ -121,7 +130,7 @@ fn a_bad_datastore_endpoint_is_refused_with_a_clear_error() {
 
 #[test]
 fn a_backup_taken_while_serving_starts_a_new_cluster_with_the_same_objects() {
-    let mut server = RkubeServer::start(RKUBE, &[]).unwrap();
+    let mut server = control_plane(&[]).unwrap();
     create_settings(&server);
     let before = settings(&server);
 
@@ -141,12 +150,12 @@ fn a_backup_taken_while_serving_starts_a_new_cluster_with_the_same_objects() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("at revision"));
 
     let restore = format!("--restore={}", backup.display());
-    let restored = RkubeServer::start(RKUBE, &[&restore]).unwrap();
+    let restored = control_plane(&[&restore]).unwrap();
     assert_eq!(settings(&restored), before);
 
     // Restoring over a store that exists would lose it: refused.
     server.stop().unwrap();
-    let err = server.restart_with(&[&restore]).unwrap_err().to_string();
+    let err = server.restart_with(&[CONTROL_PLANE_ONLY, &[restore.as_str()]].concat()).unwrap_err().to_string();
     assert!(
         err.contains("refusing to restore over the existing store"),
         "{err}"
