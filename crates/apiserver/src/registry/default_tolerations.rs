@@ -12,7 +12,10 @@ use serde_json::{json, Value};
 /// `--default-unreachable-toleration-seconds`.
 pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 
-const TAINT_KEYS: [&str; 2] = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
+const TAINT_KEYS: [&str; 2] = [
+    "node.kubernetes.io/not-ready",
+    "node.kubernetes.io/unreachable",
+];
 
 fn is_pods(def: &ResourceDef) -> bool {
     def.group.is_empty() && def.plural == "pods"
@@ -67,7 +70,13 @@ mod tests {
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .map(|t| format!("{}:{}", t["key"].as_str().unwrap_or("*"), t["tolerationSeconds"]))
+            .map(|t| {
+                format!(
+                    "{}:{}",
+                    t["key"].as_str().unwrap_or("*"),
+                    t["tolerationSeconds"]
+                )
+            })
             .collect()
     }
 
@@ -76,17 +85,44 @@ mod tests {
         let catalog = Catalog::builtin();
         let pods = catalog.get("", "v1", "pods").unwrap();
         let cases = [
-            ("a pod without tolerations", json!({"spec": {"containers": []}}),
-                vec!["node.kubernetes.io/not-ready:300", "node.kubernetes.io/unreachable:300"]),
-            ("a pod with null tolerations", json!({"spec": {"tolerations": null}}),
-                vec!["node.kubernetes.io/not-ready:300", "node.kubernetes.io/unreachable:300"]),
-            ("a pod with its own unreachable toleration",
+            (
+                "a pod without tolerations",
+                json!({"spec": {"containers": []}}),
+                vec![
+                    "node.kubernetes.io/not-ready:300",
+                    "node.kubernetes.io/unreachable:300",
+                ],
+            ),
+            (
+                "a pod with null tolerations",
+                json!({"spec": {"tolerations": null}}),
+                vec![
+                    "node.kubernetes.io/not-ready:300",
+                    "node.kubernetes.io/unreachable:300",
+                ],
+            ),
+            (
+                "a pod with its own unreachable toleration",
                 json!({"spec": {"tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]}}),
-                vec!["node.kubernetes.io/unreachable:5", "node.kubernetes.io/not-ready:300"]),
-            ("a pod tolerating everything", json!({"spec": {"tolerations": [{"operator": "Exists"}]}}), vec!["*:null"]),
-            ("a pod tolerating only NoSchedule",
+                vec![
+                    "node.kubernetes.io/unreachable:5",
+                    "node.kubernetes.io/not-ready:300",
+                ],
+            ),
+            (
+                "a pod tolerating everything",
+                json!({"spec": {"tolerations": [{"operator": "Exists"}]}}),
+                vec!["*:null"],
+            ),
+            (
+                "a pod tolerating only NoSchedule",
                 json!({"spec": {"tolerations": [{"operator": "Exists", "effect": "NoSchedule"}]}}),
-                vec!["*:null", "node.kubernetes.io/not-ready:300", "node.kubernetes.io/unreachable:300"]),
+                vec![
+                    "*:null",
+                    "node.kubernetes.io/not-ready:300",
+                    "node.kubernetes.io/unreachable:300",
+                ],
+            ),
         ];
         for (name, mut pod, want) in cases {
             admit(pods, &mut pod);

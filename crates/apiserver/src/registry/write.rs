@@ -6,8 +6,8 @@ use rkube_api::{ResourceDef, WriteScope};
 use serde_json::Value;
 
 use super::{
-    admit, decode, default_tolerations, encode, meta, namespaces, service_allocation, store_error, DryRun, Filter,
-    ListOptions, ObjectRef, Registry, WriteOptions,
+    admit, decode, default_tolerations, encode, meta, namespaces, service_allocation, store_error,
+    DryRun, Filter, ListOptions, ObjectRef, Registry, WriteOptions,
 };
 use crate::status::{ApiError, ApiResult};
 
