@@ -94,7 +94,7 @@ async fn the_example_job_completes_three_times() {
         "-o",
         "jsonpath={.items[*].metadata.finalizers}",
     ]);
-    assert_eq!(finalizers, "");
+    assert!(!finalizers.contains("job-tracking"), "{finalizers}");
     let pods = cluster.kubectl(&["get", "pods", "-l", "job-name=count", "-o", "name"]);
     assert_eq!(pods.lines().count(), 3);
 }
@@ -115,7 +115,10 @@ async fn a_failing_job_stops_at_its_backoff_limit() {
     })
     .await;
     // backoffLimit 2: the third failure fails the Job.
-    assert_eq!(failed["status"]["failed"], 3);
+    // Pods still running when the limit is reached are deleted and, as
+    // upstream, count as failed too: with parallelism 2, three or four.
+    let count = failed["status"]["failed"].as_i64().unwrap();
+    assert!((3..=4).contains(&count), "failed {count}");
     let reason = failed["status"]["conditions"]
         .as_array()
         .unwrap()
