@@ -128,7 +128,7 @@ async fn measure(
 ) -> anyhow::Result<(f64, Latencies)> {
     let names: Vec<Name> = names
         .iter()
-        .map(|n| Name::from_ascii(n))
+        .map(Name::from_ascii)
         .collect::<Result<_, _>>()?;
     let names = std::sync::Arc::new(names);
     let started = Instant::now();

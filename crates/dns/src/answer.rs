@@ -486,6 +486,7 @@ fn push_unique(records: &mut Vec<Record>, record: Record) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use crate::index::{EndpointRecord, PortRecord, SliceRecord};

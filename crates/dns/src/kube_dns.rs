@@ -148,6 +148,7 @@ fn ip_family(ip: IpAddr) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

@@ -111,6 +111,7 @@ pub fn slice_record(slice: &EndpointSlice) -> Option<SliceRecord> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

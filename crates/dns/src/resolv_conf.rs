@@ -54,6 +54,7 @@ pub fn parse_nameservers(text: &str) -> Vec<SocketAddr> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

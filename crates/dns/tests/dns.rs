@@ -21,6 +21,9 @@ use tokio::sync::watch;
 const NOERROR: ResponseCode = ResponseCode::NoError;
 const NXDOMAIN: ResponseCode = ResponseCode::NXDomain;
 
+/// A question and the response code and answers it should get.
+type Case<'a> = (&'a str, RecordType, (ResponseCode, Vec<&'a str>));
+
 /// A running DNS server for one test; stopped when dropped.
 struct RunningDns {
     addr: SocketAddr,
@@ -142,7 +145,7 @@ async fn cluster_names_are_answered_over_udp_and_tcp() {
     )
     .await;
 
-    let cases: [(&str, RecordType, (ResponseCode, Vec<&str>)); 12] = [
+    let cases: [Case; 12] = [
         (
             "web.default.svc.cluster.local.",
             RecordType::A,
