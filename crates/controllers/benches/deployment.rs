@@ -40,8 +40,14 @@ fn rss_mib() -> f64 {
 }
 
 fn main() {
-    let replicas: i32 = std::env::var("REPLICAS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let replicas: i32 = std::env::var("REPLICAS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let cluster = Cluster::start().await;
         let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), "default");

@@ -37,7 +37,12 @@ pub struct Owner<'a> {
 }
 
 /// Decides for one child (upstream `ClaimObject`).
-pub fn decide(owner: &Owner<'_>, child_labels: &BTreeMap<String, String>, child_controller: Option<&OwnerReference>, child_deleting: bool) -> Claim {
+pub fn decide(
+    owner: &Owner<'_>,
+    child_labels: &BTreeMap<String, String>,
+    child_controller: Option<&OwnerReference>,
+    child_deleting: bool,
+) -> Claim {
     let matches = owner.selector.matches(child_labels);
     match child_controller {
         Some(controller) if controller.uid != owner.uid => Claim::Ignore,
@@ -97,7 +102,12 @@ where
     let mut claimed = Vec::new();
     let mut adoptable = Vec::new();
     for child in candidates {
-        match decide(&deciding, child.labels(), controller_of(&*child), child.meta().deletion_timestamp.is_some()) {
+        match decide(
+            &deciding,
+            child.labels(),
+            controller_of(&*child),
+            child.meta().deletion_timestamp.is_some(),
+        ) {
             Claim::Keep => claimed.push(child),
             Claim::Adopt => adoptable.push(child),
             Claim::Release => release(api, &*child, &owner_ref.uid).await?,
@@ -117,7 +127,11 @@ where
 
 /// Adds our controller reference; `None` if the child is gone or changed meanwhile (the
 /// next sync sees its new state).
-async fn adopt<C>(api: &Api<C>, child: &C, owner_ref: &OwnerReference) -> Result<Option<C>, kube::Error>
+async fn adopt<C>(
+    api: &Api<C>,
+    child: &C,
+    owner_ref: &OwnerReference,
+) -> Result<Option<C>, kube::Error>
 where
     C: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -139,12 +153,18 @@ where
         .filter(|reference| reference.uid != owner_uid)
         .cloned()
         .collect();
-    patch_owner_references(api, child, references).await.map(|_| ())
+    patch_owner_references(api, child, references)
+        .await
+        .map(|_| ())
 }
 
 /// Replaces the child's ownerReferences, preconditioned on the uid and resourceVersion we
 /// decided from, so a concurrent adopter or a recreated namesake is never overwritten.
-async fn patch_owner_references<C>(api: &Api<C>, child: &C, references: Vec<OwnerReference>) -> Result<Option<C>, kube::Error>
+async fn patch_owner_references<C>(
+    api: &Api<C>,
+    child: &C,
+    references: Vec<OwnerReference>,
+) -> Result<Option<C>, kube::Error>
 where
     C: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -156,7 +176,11 @@ where
         }
     });
     match api
-        .patch(&child.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(
+            &child.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
         .await
     {
         Ok(updated) => Ok(Some(updated)),
@@ -186,14 +210,63 @@ mod tests {
         let theirs = reference("other");
         // (owner deleting, labels, controller, child deleting, want)
         let cases = [
-            ("ours and matching", false, &web, Some(&ours), false, Claim::Keep),
-            ("ours, no longer matching", false, &db, Some(&ours), false, Claim::Release),
-            ("ours, not matching, owner deleting", true, &db, Some(&ours), false, Claim::Ignore),
-            ("someone else's", false, &web, Some(&theirs), false, Claim::Ignore),
+            (
+                "ours and matching",
+                false,
+                &web,
+                Some(&ours),
+                false,
+                Claim::Keep,
+            ),
+            (
+                "ours, no longer matching",
+                false,
+                &db,
+                Some(&ours),
+                false,
+                Claim::Release,
+            ),
+            (
+                "ours, not matching, owner deleting",
+                true,
+                &db,
+                Some(&ours),
+                false,
+                Claim::Ignore,
+            ),
+            (
+                "someone else's",
+                false,
+                &web,
+                Some(&theirs),
+                false,
+                Claim::Ignore,
+            ),
             ("matching orphan", false, &web, None, false, Claim::Adopt),
-            ("orphan, owner deleting", true, &web, None, false, Claim::Ignore),
-            ("orphan being deleted", false, &web, None, true, Claim::Ignore),
-            ("orphan not matching", false, &db, None, false, Claim::Ignore),
+            (
+                "orphan, owner deleting",
+                true,
+                &web,
+                None,
+                false,
+                Claim::Ignore,
+            ),
+            (
+                "orphan being deleted",
+                false,
+                &web,
+                None,
+                true,
+                Claim::Ignore,
+            ),
+            (
+                "orphan not matching",
+                false,
+                &db,
+                None,
+                false,
+                Claim::Ignore,
+            ),
         ];
         for (name, owner_deleting, labels, controller, child_deleting, want) in cases {
             let owner = Owner {
@@ -201,7 +274,11 @@ mod tests {
                 deleting: owner_deleting,
                 selector: &selector,
             };
-            assert_eq!(decide(&owner, labels, controller, child_deleting), want, "{name}");
+            assert_eq!(
+                decide(&owner, labels, controller, child_deleting),
+                want,
+                "{name}"
+            );
         }
     }
 }

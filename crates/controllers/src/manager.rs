@@ -58,18 +58,27 @@ impl Options {
 
     /// Competes for kube-controller-manager's Lease in kube-system with upstream timings.
     pub fn leader_elect(mut self) -> Self {
-        self.leader_election = LeaderElection::Enabled(LeaseConfig::controller_manager(self.identity.clone()));
+        self.leader_election =
+            LeaderElection::Enabled(LeaseConfig::controller_manager(self.identity.clone()));
         self
     }
 }
 
 /// Runs the controller manager until `shutdown` completes, then stops every controller and
 /// returns Ok(()). Returns an error if leadership is lost or a controller fails.
-pub async fn run(client: Client, options: Options, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+pub async fn run(
+    client: Client,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<()> {
     let stop = CancellationToken::new();
     let selected: Vec<Descriptor> = registry::all()
         .into_iter()
-        .filter(|descriptor| options.controllers.runs(descriptor.name, descriptor.default))
+        .filter(|descriptor| {
+            options
+                .controllers
+                .runs(descriptor.name, descriptor.default)
+        })
         .collect();
     let manage = async {
         match &options.leader_election {
@@ -123,7 +132,12 @@ async fn run_controllers(
     // Informers and controllers stop on this token, cancelled on return whatever the reason.
     let running = stop.child_token();
     let _stop_on_return = running.clone().drop_guard();
-    let ctx = Context::new(client.clone(), options.workers, options.identity.clone(), running.clone());
+    let ctx = Context::new(
+        client.clone(),
+        options.workers,
+        options.identity.clone(),
+        running.clone(),
+    );
     let mut tasks = JoinSet::new();
     for descriptor in selected {
         tracing::info!(controller = descriptor.name, "starting controller");

@@ -21,7 +21,11 @@ pub enum Phase {
 
 /// The pod's phase.
 pub fn phase(pod: &Pod) -> Phase {
-    match pod.status.as_ref().and_then(|status| status.phase.as_deref()) {
+    match pod
+        .status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref())
+    {
         Some("Running") => Phase::Running,
         Some("Succeeded") => Phase::Succeeded,
         Some("Failed") => Phase::Failed,
@@ -33,7 +37,8 @@ pub fn phase(pod: &Pod) -> Phase {
 /// Counts toward a controller's replicas: not finished and not being deleted
 /// (upstream `IsPodActive`).
 pub fn is_active(pod: &Pod) -> bool {
-    !matches!(phase(pod), Phase::Succeeded | Phase::Failed) && pod.metadata.deletion_timestamp.is_none()
+    !matches!(phase(pod), Phase::Succeeded | Phase::Failed)
+        && pod.metadata.deletion_timestamp.is_none()
 }
 
 /// When the pod's `Ready` condition last became true, if it is true now.
@@ -70,7 +75,12 @@ pub fn restarts(pod: &Pod) -> i64 {
     pod.status
         .as_ref()
         .and_then(|status| status.container_statuses.as_ref())
-        .map_or(0, |statuses| statuses.iter().map(|status| i64::from(status.restart_count)).sum())
+        .map_or(0, |statuses| {
+            statuses
+                .iter()
+                .map(|status| i64::from(status.restart_count))
+                .sum()
+        })
 }
 
 /// Bound to a node.
@@ -121,7 +131,9 @@ pub(crate) mod tests {
             self
         }
         fn ready_at(mut self, seconds: i64) -> Self {
-            self.status.get_or_insert_with(PodStatus::default).conditions = Some(vec![PodCondition {
+            self.status
+                .get_or_insert_with(PodStatus::default)
+                .conditions = Some(vec![PodCondition {
                 type_: "Ready".to_owned(),
                 status: "True".to_owned(),
                 last_transition_time: Some(Time(at(seconds))),
@@ -130,7 +142,9 @@ pub(crate) mod tests {
             self
         }
         fn not_ready(mut self) -> Self {
-            self.status.get_or_insert_with(PodStatus::default).conditions = Some(vec![PodCondition {
+            self.status
+                .get_or_insert_with(PodStatus::default)
+                .conditions = Some(vec![PodCondition {
                 type_: "Ready".to_owned(),
                 status: "False".to_owned(),
                 ..PodCondition::default()

@@ -3,8 +3,8 @@
 use futures::future::BoxFuture;
 
 use crate::framework::{Context, DefaultState};
-use crate::{deployment, garbagecollector, replicaset};
 use crate::Error;
+use crate::{deployment, garbagecollector, replicaset};
 
 /// How a controller is named, whether it runs by default, and how it starts.
 #[derive(Clone, Copy)]
@@ -29,7 +29,12 @@ impl std::fmt::Debug for Descriptor {
 
 /// Every controller, in start order.
 pub fn all() -> Vec<Descriptor> {
-    vec![replicaset::REPLICASET, replicaset::REPLICATIONCONTROLLER, deployment::DEPLOYMENT, garbagecollector::GARBAGE_COLLECTOR]
+    vec![
+        replicaset::REPLICASET,
+        replicaset::REPLICATIONCONTROLLER,
+        deployment::DEPLOYMENT,
+        garbagecollector::GARBAGE_COLLECTOR,
+    ]
 }
 
 /// The names `--controllers` accepts.

@@ -14,12 +14,18 @@ pub fn scaled(value: &IntOrString, total: i32, round_up: bool) -> i32 {
     match value {
         IntOrString::Int(n) => *n,
         IntOrString::String(text) => {
-            let parsed = text.strip_suffix('%').and_then(|digits| digits.parse::<i64>().ok());
+            let parsed = text
+                .strip_suffix('%')
+                .and_then(|digits| digits.parse::<i64>().ok());
             let Some(percent) = parsed else {
                 return text.parse().unwrap_or(0);
             };
             let product = percent * i64::from(total);
-            let value = if round_up { (product + 99).div_euclid(100) } else { product.div_euclid(100) };
+            let value = if round_up {
+                (product + 99).div_euclid(100)
+            } else {
+                product.div_euclid(100)
+            };
             i32::try_from(value).unwrap_or(i32::MAX)
         }
     }
@@ -27,7 +33,11 @@ pub fn scaled(value: &IntOrString, total: i32, round_up: bool) -> i32 {
 
 /// (maxSurge, maxUnavailable) for `desired` replicas; both 0 would never progress, so
 /// maxUnavailable becomes 1 (upstream `ResolveFenceposts`).
-pub fn resolve(max_surge: Option<&IntOrString>, max_unavailable: Option<&IntOrString>, desired: i32) -> (i32, i32) {
+pub fn resolve(
+    max_surge: Option<&IntOrString>,
+    max_unavailable: Option<&IntOrString>,
+    desired: i32,
+) -> (i32, i32) {
     let default = IntOrString::String(DEFAULT.to_owned());
     let surge = scaled(max_surge.unwrap_or(&default), desired, true);
     let unavailable = scaled(max_unavailable.unwrap_or(&default), desired, false);
@@ -50,7 +60,11 @@ pub fn is_rolling_update(deployment: &Deployment) -> bool {
 
 /// `spec.replicas` (1 when unset).
 pub fn desired(deployment: &Deployment) -> i32 {
-    deployment.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1)
+    deployment
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.replicas)
+        .unwrap_or(1)
 }
 
 fn fenceposts(deployment: &Deployment) -> (i32, i32) {
@@ -98,14 +112,23 @@ mod tests {
             (Some(text("25%")), Some(text("25%")), 10, (3, 2)),
             (Some(text("25%")), Some(text("25%")), 3, (1, 0)),
             (Some(text("25%")), Some(text("25%")), 1, (1, 0)),
-            (Some(IntOrString::Int(0)), Some(IntOrString::Int(0)), 5, (0, 1)),
+            (
+                Some(IntOrString::Int(0)),
+                Some(IntOrString::Int(0)),
+                5,
+                (0, 1),
+            ),
             (Some(text("0%")), Some(text("0%")), 5, (0, 1)),
             (Some(IntOrString::Int(2)), Some(text("50%")), 5, (2, 2)),
             (None, None, 4, (1, 1)),
             (Some(text("100%")), Some(text("0%")), 3, (3, 0)),
         ];
         for (surge, unavailable, desired, want) in cases {
-            assert_eq!(resolve(surge.as_ref(), unavailable.as_ref(), desired), want, "{surge:?} {unavailable:?} of {desired}");
+            assert_eq!(
+                resolve(surge.as_ref(), unavailable.as_ref(), desired),
+                want,
+                "{surge:?} {unavailable:?} of {desired}"
+            );
         }
     }
 }

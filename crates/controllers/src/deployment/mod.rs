@@ -36,7 +36,10 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use crate::claim::{self, controller_of};
-use crate::framework::{controller_owner, run_controller, Action, Change, Context, DefaultState, EventRecorder, Reason, Triggers};
+use crate::framework::{
+    controller_owner, run_controller, Action, Change, Context, DefaultState, EventRecorder, Reason,
+    Triggers,
+};
 use crate::registry::Descriptor;
 use sizes::SetView;
 use status::{ConditionReason, Truth};
@@ -122,7 +125,9 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
         let triggers = Triggers::new()
             .primary(&deployments)
             .owned(&replica_sets)
-            .mapped(&replica_sets, move |change| orphan_owners(&deployment_store, change))
+            .mapped(&replica_sets, move |change| {
+                orphan_owners(&deployment_store, change)
+            })
             // Recreate waits for old pods to be gone: a pod deletion wakes its deployment.
             .mapped(&pods, move |change| match change {
                 Change::Deleted(pod) => controller_owner::<ReplicaSet, Pod>(pod)
@@ -138,7 +143,10 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
     .boxed()
 }
 
-fn orphan_owners(deployments: &Store<Deployment>, change: &Change<ReplicaSet>) -> Vec<ObjectRef<Deployment>> {
+fn orphan_owners(
+    deployments: &Store<Deployment>,
+    change: &Change<ReplicaSet>,
+) -> Vec<ObjectRef<Deployment>> {
     let rs = change.object();
     if controller_of(&**rs).is_some() || rs.metadata.deletion_timestamp.is_some() {
         return Vec::new();
@@ -156,7 +164,15 @@ fn orphan_owners(deployments: &Store<Deployment>, change: &Change<ReplicaSet>) -
 /// refuses to act on a select-all deployment) or malformed.
 fn selector_of(deployment: &Deployment) -> Option<Selector> {
     let selector: LabelSelector = deployment.spec.as_ref()?.selector.clone();
-    if selector.match_labels.as_ref().is_none_or(BTreeMap::is_empty) && selector.match_expressions.as_ref().is_none_or(Vec::is_empty) {
+    if selector
+        .match_labels
+        .as_ref()
+        .is_none_or(BTreeMap::is_empty)
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+    {
         return None;
     }
     selector.try_into().ok()
@@ -176,7 +192,8 @@ async fn sync(deployment: Arc<Deployment>, state: Arc<State>) -> Result<Action, 
     let uid = deployment.uid();
     let claimed = claim::claim_children(&rs_api, &*deployment, &selector, candidates, || async {
         let fresh = deployment_api.get_opt(&deployment.name_any()).await?;
-        Ok(fresh.is_some_and(|fresh| fresh.uid() == uid && fresh.meta().deletion_timestamp.is_none()))
+        Ok(fresh
+            .is_some_and(|fresh| fresh.uid() == uid && fresh.meta().deletion_timestamp.is_none()))
     })
     .await
     .map_err(SyncError::Claim)?;
@@ -211,7 +228,11 @@ impl Rollout<'_> {
     }
 
     fn paused(&self) -> bool {
-        self.deployment.spec.as_ref().and_then(|spec| spec.paused).unwrap_or(false)
+        self.deployment
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.paused)
+            .unwrap_or(false)
     }
 
     async fn sync(&mut self) -> Result<Action, SyncError> {
@@ -221,8 +242,14 @@ impl Rollout<'_> {
         }
         if let Some(condition) = status::paused_condition(&self.deployment, self.now) {
             let mut status = self.deployment.status.clone().unwrap_or_default();
-            status.conditions.get_or_insert_with(Vec::new).retain(|c| c.type_ != status::PROGRESSING);
-            status.conditions.get_or_insert_with(Vec::new).push(condition);
+            status
+                .conditions
+                .get_or_insert_with(Vec::new)
+                .retain(|c| c.type_ != status::PROGRESSING);
+            status
+                .conditions
+                .get_or_insert_with(Vec::new)
+                .push(condition);
             self.write_status(status).await?;
         }
         if self.paused() {
@@ -247,10 +274,18 @@ impl Rollout<'_> {
                 self.replica_sets
                     .get(*i)
                     .and_then(|rs| rs.spec.as_ref()?.template.as_ref())
-                    .is_some_and(|rs_template| template_hash::equal_ignoring_hash(rs_template, &template))
+                    .is_some_and(|rs_template| {
+                        template_hash::equal_ignoring_hash(rs_template, &template)
+                    })
             })
             .collect();
-        matching.sort_by(|a, b| self.view(*a).zip(self.view(*b)).map_or(std::cmp::Ordering::Equal, |(a, b)| sizes::by_creation(&a, &b)));
+        matching.sort_by(|a, b| {
+            self.view(*a)
+                .zip(self.view(*b))
+                .map_or(std::cmp::Ordering::Equal, |(a, b)| {
+                    sizes::by_creation(&a, &b)
+                })
+        });
         matching.first().copied()
     }
 
@@ -259,14 +294,20 @@ impl Rollout<'_> {
     }
 
     fn old_indices(&self, new: Option<usize>) -> Vec<usize> {
-        (0..self.replica_sets.len()).filter(|i| Some(*i) != new).collect()
+        (0..self.replica_sets.len())
+            .filter(|i| Some(*i) != new)
+            .collect()
     }
 
     /// Finds (or, if `create`, creates) the new ReplicaSet and brings its and the
     /// deployment's revision annotations up to date (upstream `getNewReplicaSet`).
     async fn new_replica_set(&mut self, create: bool) -> Result<Option<usize>, SyncError> {
         let new = self.find_new();
-        let old: Vec<&ReplicaSet> = self.old_indices(new).into_iter().filter_map(|i| self.replica_sets.get(i)).collect();
+        let old: Vec<&ReplicaSet> = self
+            .old_indices(new)
+            .into_iter()
+            .filter_map(|i| self.replica_sets.get(i))
+            .collect();
         let new_revision = revision::max_revision(old) + 1;
         let max_surge = fenceposts::max_surge(&self.deployment);
         if let Some(index) = new {
@@ -274,8 +315,18 @@ impl Rollout<'_> {
                 return Ok(None);
             };
             let mut updated = rs.clone();
-            let mut changed = revision::set_new_replica_set_annotations(&self.deployment, &mut updated, new_revision, true, max_surge);
-            let min_ready = self.deployment.spec.as_ref().and_then(|spec| spec.min_ready_seconds);
+            let mut changed = revision::set_new_replica_set_annotations(
+                &self.deployment,
+                &mut updated,
+                new_revision,
+                true,
+                max_surge,
+            );
+            let min_ready = self
+                .deployment
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.min_ready_seconds);
             if let Some(spec) = updated.spec.as_mut() {
                 if spec.min_ready_seconds != min_ready {
                     spec.min_ready_seconds = min_ready;
@@ -285,12 +336,28 @@ impl Rollout<'_> {
             if changed {
                 self.replace_replica_set(index, updated).await?;
             }
-            let rs_revision = self.replica_sets.get(index).map_or(0, |rs| revision::revision_of(rs.metadata.annotations.as_ref()));
+            let rs_revision = self.replica_sets.get(index).map_or(0, |rs| {
+                revision::revision_of(rs.metadata.annotations.as_ref())
+            });
             self.set_deployment_revision(rs_revision).await?;
-            let has_progressing = self.deployment.status.as_ref().is_some_and(|s| status::get_condition(s, status::PROGRESSING).is_some());
+            let has_progressing = self
+                .deployment
+                .status
+                .as_ref()
+                .is_some_and(|s| status::get_condition(s, status::PROGRESSING).is_some());
             if !has_progressing && self.has_progress_deadline() {
-                let name = self.replica_sets.get(index).map(ResourceExt::name_any).unwrap_or_default();
-                let condition = status::condition(status::PROGRESSING, Truth::True, ConditionReason::FoundNewReplicaSet, format!("Found new replica set \"{name}\""), self.now);
+                let name = self
+                    .replica_sets
+                    .get(index)
+                    .map(ResourceExt::name_any)
+                    .unwrap_or_default();
+                let condition = status::condition(
+                    status::PROGRESSING,
+                    Truth::True,
+                    ConditionReason::FoundNewReplicaSet,
+                    format!("Found new replica set \"{name}\""),
+                    self.now,
+                );
                 self.set_condition_now(condition).await?;
             }
             return Ok(Some(index));
@@ -298,7 +365,9 @@ impl Rollout<'_> {
         if !create {
             return Ok(None);
         }
-        self.create_new_replica_set(new_revision, max_surge).await.map(Some)
+        self.create_new_replica_set(new_revision, max_surge)
+            .await
+            .map(Some)
     }
 
     fn has_progress_deadline(&self) -> bool {
@@ -309,21 +378,40 @@ impl Rollout<'_> {
             .is_some_and(|seconds| seconds != i32::MAX)
     }
 
-    async fn create_new_replica_set(&mut self, new_revision: i64, max_surge: i32) -> Result<usize, SyncError> {
+    async fn create_new_replica_set(
+        &mut self,
+        new_revision: i64,
+        max_surge: i32,
+    ) -> Result<usize, SyncError> {
         let spec = self.deployment.spec.clone().unwrap_or_default();
-        let collision_count = self.deployment.status.as_ref().and_then(|status| status.collision_count);
+        let collision_count = self
+            .deployment
+            .status
+            .as_ref()
+            .and_then(|status| status.collision_count);
         let hash = template_hash::compute(&spec.template, collision_count);
         let mut template = spec.template.clone();
-        template.metadata.get_or_insert_with(ObjectMeta::default).labels.get_or_insert_with(BTreeMap::new).insert(POD_TEMPLATE_HASH.to_owned(), hash.clone());
+        template
+            .metadata
+            .get_or_insert_with(ObjectMeta::default)
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert(POD_TEMPLATE_HASH.to_owned(), hash.clone());
         let mut selector = spec.selector.clone();
-        selector.match_labels.get_or_insert_with(BTreeMap::new).insert(POD_TEMPLATE_HASH.to_owned(), hash.clone());
+        selector
+            .match_labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert(POD_TEMPLATE_HASH.to_owned(), hash.clone());
         let name = format!("{}-{hash}", self.deployment.name_any());
         let mut rs = ReplicaSet {
             metadata: ObjectMeta {
                 name: Some(name.clone()),
                 namespace: self.deployment.namespace(),
                 owner_references: Some(vec![claim::controller_ref(&self.deployment)]),
-                labels: template.metadata.as_ref().and_then(|meta| meta.labels.clone()),
+                labels: template
+                    .metadata
+                    .as_ref()
+                    .and_then(|meta| meta.labels.clone()),
                 ..ObjectMeta::default()
             },
             spec: Some(ReplicaSetSpec {
@@ -343,17 +431,34 @@ impl Rollout<'_> {
         if let Some(spec) = rs.spec.as_mut() {
             spec.replicas = Some(size);
         }
-        revision::set_new_replica_set_annotations(&self.deployment, &mut rs, new_revision, false, max_surge);
-        let (created, already_existed) = match self.rs_api.create(&PostParams::default(), &rs).await {
+        revision::set_new_replica_set_annotations(
+            &self.deployment,
+            &mut rs,
+            new_revision,
+            false,
+            max_surge,
+        );
+        let (created, already_existed) = match self.rs_api.create(&PostParams::default(), &rs).await
+        {
             Ok(created) => (created, false),
             Err(kube::Error::Api(status)) if status.code == 409 => {
-                let existing = self.rs_api.get(&name).await.map_err(|source| SyncError::Create { name: name.clone(), source })?;
-                let ours = controller_of(&existing).is_some_and(|owner| Some(&owner.uid) == self.deployment.metadata.uid.as_ref());
+                let existing =
+                    self.rs_api
+                        .get(&name)
+                        .await
+                        .map_err(|source| SyncError::Create {
+                            name: name.clone(),
+                            source,
+                        })?;
+                let ours = controller_of(&existing)
+                    .is_some_and(|owner| Some(&owner.uid) == self.deployment.metadata.uid.as_ref());
                 let same = existing
                     .spec
                     .as_ref()
                     .and_then(|spec| spec.template.as_ref())
-                    .is_some_and(|template| template_hash::equal_ignoring_hash(template, &spec.template));
+                    .is_some_and(|template| {
+                        template_hash::equal_ignoring_hash(template, &spec.template)
+                    });
                 if !(ours && same) {
                     let mut status = self.deployment.status.clone().unwrap_or_default();
                     status.collision_count = Some(collision_count.unwrap_or(0).saturating_add(1));
@@ -364,22 +469,40 @@ impl Rollout<'_> {
             }
             Err(source) => {
                 let message = format!("Failed to create new replica set \"{name}\": {source}");
-                self.state.recorder.warning(&self.deployment, FAILED_CREATE, message.clone());
+                self.state
+                    .recorder
+                    .warning(&self.deployment, FAILED_CREATE, message.clone());
                 if self.has_progress_deadline() {
-                    let condition = status::condition(status::PROGRESSING, Truth::False, ConditionReason::ReplicaSetCreateError, message, self.now);
+                    let condition = status::condition(
+                        status::PROGRESSING,
+                        Truth::False,
+                        ConditionReason::ReplicaSetCreateError,
+                        message,
+                        self.now,
+                    );
                     self.set_condition_now(condition).await?;
                 }
                 return Err(SyncError::Create { name, source });
             }
         };
         if !already_existed && size > 0 {
-            self.state.recorder.normal(&self.deployment, SCALING_REPLICA_SET, format!("Scaled up replica set {name} from 0 to {size}"));
+            self.state.recorder.normal(
+                &self.deployment,
+                SCALING_REPLICA_SET,
+                format!("Scaled up replica set {name} from 0 to {size}"),
+            );
         }
         self.replica_sets.push(created);
         let index = self.replica_sets.len() - 1;
         self.set_deployment_revision(new_revision).await?;
         if !already_existed && self.has_progress_deadline() {
-            let condition = status::condition(status::PROGRESSING, Truth::True, ConditionReason::NewReplicaSetCreated, format!("Created new replica set \"{name}\""), self.now);
+            let condition = status::condition(
+                status::PROGRESSING,
+                Truth::True,
+                ConditionReason::NewReplicaSetCreated,
+                format!("Created new replica set \"{name}\""),
+                self.now,
+            );
             self.set_condition_now(condition).await?;
         }
         Ok(index)
@@ -389,14 +512,23 @@ impl Rollout<'_> {
     /// rollout history` and `undo` read).
     async fn set_deployment_revision(&mut self, revision: i64) -> Result<(), SyncError> {
         let revision = revision.to_string();
-        let current = self.deployment.metadata.annotations.as_ref().and_then(|a| a.get(revision::REVISION));
+        let current = self
+            .deployment
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(revision::REVISION));
         if current == Some(&revision) {
             return Ok(());
         }
         let patch = json!({ "metadata": { "annotations": { revision::REVISION: revision } } });
         self.deployment = self
             .deployment_api
-            .patch(&self.deployment.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(
+                &self.deployment.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
             .map_err(SyncError::UpdateDeployment)?;
         Ok(())
@@ -409,7 +541,10 @@ impl Rollout<'_> {
         self.write_status(status).await
     }
 
-    async fn write_status(&mut self, new: k8s_openapi::api::apps::v1::DeploymentStatus) -> Result<(), SyncError> {
+    async fn write_status(
+        &mut self,
+        new: k8s_openapi::api::apps::v1::DeploymentStatus,
+    ) -> Result<(), SyncError> {
         let current = self.deployment.status.clone().unwrap_or_default();
         if status::normalized(&current) == status::normalized(&new) {
             return Ok(());
@@ -418,13 +553,21 @@ impl Rollout<'_> {
         updated.status = Some(new);
         self.deployment = self
             .deployment_api
-            .replace_status(&self.deployment.name_any(), &PostParams::default(), &updated)
+            .replace_status(
+                &self.deployment.name_any(),
+                &PostParams::default(),
+                &updated,
+            )
             .await
             .map_err(SyncError::UpdateDeployment)?;
         Ok(())
     }
 
-    async fn replace_replica_set(&mut self, index: usize, updated: ReplicaSet) -> Result<(), SyncError> {
+    async fn replace_replica_set(
+        &mut self,
+        index: usize,
+        updated: ReplicaSet,
+    ) -> Result<(), SyncError> {
         let name = updated.name_any();
         let written = self
             .rs_api
@@ -450,13 +593,20 @@ impl Rollout<'_> {
             return Ok(());
         }
         let mut updated = rs.clone();
-        updated.spec.get_or_insert_with(ReplicaSetSpec::default).replicas = Some(size);
+        updated
+            .spec
+            .get_or_insert_with(ReplicaSetSpec::default)
+            .replicas = Some(size);
         revision::set_replicas_annotations(&mut updated, desired, max);
         let name = updated.name_any();
         self.replace_replica_set(index, updated).await?;
         if from != size {
             let direction = if size > from { "up" } else { "down" };
-            self.state.recorder.normal(&self.deployment, SCALING_REPLICA_SET, format!("Scaled {direction} replica set {name} from {from} to {size}"));
+            self.state.recorder.normal(
+                &self.deployment,
+                SCALING_REPLICA_SET,
+                format!("Scaled {direction} replica set {name} from {from} to {size}"),
+            );
         }
         Ok(())
     }
@@ -487,13 +637,25 @@ impl Rollout<'_> {
     /// Upstream `scale`.
     async fn scale_proportionally(&mut self, new: Option<usize>) -> Result<(), SyncError> {
         let desired = self.desired();
-        let active: Vec<usize> = (0..self.replica_sets.len()).filter(|i| self.replica_sets.get(*i).is_some_and(|rs| replicas_of(rs) > 0)).collect();
+        let active: Vec<usize> = (0..self.replica_sets.len())
+            .filter(|i| {
+                self.replica_sets
+                    .get(*i)
+                    .is_some_and(|rs| replicas_of(rs) > 0)
+            })
+            .collect();
         // One active (or, with none, the newest) ReplicaSet simply takes the new size.
         let only = match active.as_slice() {
             [single] => Some(*single),
             [] => new.or_else(|| {
                 let mut old = self.old_indices(new);
-                old.sort_by(|a, b| self.view(*a).zip(self.view(*b)).map_or(std::cmp::Ordering::Equal, |(a, b)| sizes::by_creation(&a, &b)));
+                old.sort_by(|a, b| {
+                    self.view(*a)
+                        .zip(self.view(*b))
+                        .map_or(std::cmp::Ordering::Equal, |(a, b)| {
+                            sizes::by_creation(&a, &b)
+                        })
+                });
                 old.last().copied()
             }),
             _ => None,
@@ -514,12 +676,29 @@ impl Rollout<'_> {
         if !fenceposts::is_rolling_update(&self.deployment) {
             return Ok(());
         }
-        let mut views: Vec<(usize, SetView)> = active.iter().filter_map(|i| self.view(*i).map(|view| (*i, view))).collect();
+        let mut views: Vec<(usize, SetView)> = active
+            .iter()
+            .filter_map(|i| self.view(*i).map(|view| (*i, view)))
+            .collect();
         let mut sets: Vec<SetView> = views.iter().map(|(_, view)| view.clone()).collect();
-        let status_replicas = self.deployment.status.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-        sizes::proportional(desired, fenceposts::max_surge(&self.deployment), status_replicas, &mut sets);
+        let status_replicas = self
+            .deployment
+            .status
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(0);
+        sizes::proportional(
+            desired,
+            fenceposts::max_surge(&self.deployment),
+            status_replicas,
+            &mut sets,
+        );
         for (index, view) in &mut views {
-            if let Some(size) = sets.iter().find(|set| set.name == view.name).map(|set| set.replicas) {
+            if let Some(size) = sets
+                .iter()
+                .find(|set| set.name == view.name)
+                .map(|set| set.replicas)
+            {
                 self.scale(*index, size).await?;
             }
         }
@@ -532,7 +711,12 @@ impl Rollout<'_> {
         self.replica_sets.get(index).is_some_and(|rs| {
             replicas_of(rs) == desired
                 && revision::int_annotation(rs, revision::DESIRED_REPLICAS) == Some(desired)
-                && rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) == desired
+                && rs
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.available_replicas)
+                    .unwrap_or(0)
+                    == desired
         })
     }
 
@@ -557,8 +741,15 @@ impl Rollout<'_> {
             .collect();
         old.sort_by(|(_, a), (_, b)| sizes::by_creation(a, b));
         let mut views: Vec<SetView> = old.iter().map(|(_, view)| view.clone()).collect();
-        let new_view = self.view(new).unwrap_or_else(|| SetView::of(&ReplicaSet::default()));
-        if sizes::scale_down_old(desired, fenceposts::max_unavailable(&self.deployment), &mut views, &new_view) {
+        let new_view = self
+            .view(new)
+            .unwrap_or_else(|| SetView::of(&ReplicaSet::default()));
+        if sizes::scale_down_old(
+            desired,
+            fenceposts::max_unavailable(&self.deployment),
+            &mut views,
+            &new_view,
+        ) {
             for ((index, before), after) in old.iter().zip(&views) {
                 if before.replicas != after.replicas {
                     self.scale(*index, after.replicas).await?;
@@ -578,7 +769,11 @@ impl Rollout<'_> {
         let new = self.new_replica_set(false).await?;
         let mut scaled_down = false;
         for index in self.old_indices(new) {
-            if self.replica_sets.get(index).is_some_and(|rs| replicas_of(rs) > 0) {
+            if self
+                .replica_sets
+                .get(index)
+                .is_some_and(|rs| replicas_of(rs) > 0)
+            {
                 self.scale(index, 0).await?;
                 scaled_down = true;
             }
@@ -607,23 +802,41 @@ impl Rollout<'_> {
     /// Old ReplicaSets still have pods that are not finished, terminating ones included
     /// (upstream `oldPodsRunning`).
     fn old_pods_running(&self, new: Option<usize>) -> bool {
-        let old: Vec<&ReplicaSet> = self.old_indices(new).into_iter().filter_map(|i| self.replica_sets.get(i)).collect();
-        if old.iter().any(|rs| rs.status.as_ref().is_some_and(|status| status.replicas > 0)) {
+        let old: Vec<&ReplicaSet> = self
+            .old_indices(new)
+            .into_iter()
+            .filter_map(|i| self.replica_sets.get(i))
+            .collect();
+        if old
+            .iter()
+            .any(|rs| rs.status.as_ref().is_some_and(|status| status.replicas > 0))
+        {
             return true;
         }
-        let old_uids: Vec<String> = old.iter().filter_map(|rs| rs.metadata.uid.clone()).collect();
+        let old_uids: Vec<String> = old
+            .iter()
+            .filter_map(|rs| rs.metadata.uid.clone())
+            .collect();
         let namespace = self.deployment.namespace();
         self.state.pods.state().iter().any(|pod| {
             pod.metadata.namespace == namespace
                 && controller_of(&**pod).is_some_and(|owner| old_uids.contains(&owner.uid))
-                && !matches!(crate::pod_state::phase(pod), crate::pod_state::Phase::Succeeded | crate::pod_state::Phase::Failed)
+                && !matches!(
+                    crate::pod_state::phase(pod),
+                    crate::pod_state::Phase::Succeeded | crate::pod_state::Phase::Failed
+                )
         })
     }
 
     /// Deletes the oldest empty old ReplicaSets beyond `revisionHistoryLimit` (upstream
     /// `cleanupDeployment`).
     async fn cleanup(&mut self, new: Option<usize>) -> Result<(), SyncError> {
-        let Some(limit) = self.deployment.spec.as_ref().and_then(|spec| spec.revision_history_limit) else {
+        let Some(limit) = self
+            .deployment
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.revision_history_limit)
+        else {
             return Ok(());
         };
         let mut old: Vec<&ReplicaSet> = self
@@ -632,7 +845,9 @@ impl Rollout<'_> {
             .filter_map(|i| self.replica_sets.get(i))
             .filter(|rs| rs.metadata.deletion_timestamp.is_none())
             .collect();
-        let surplus = old.len().saturating_sub(usize::try_from(limit).unwrap_or(0));
+        let surplus = old
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(0));
         if surplus == 0 {
             return Ok(());
         }
@@ -642,7 +857,10 @@ impl Rollout<'_> {
             .take(surplus)
             .filter(|rs| {
                 let status = rs.status.clone().unwrap_or_default();
-                status.replicas == 0 && replicas_of(rs) == 0 && rs.metadata.generation.unwrap_or(0) <= status.observed_generation.unwrap_or(0)
+                status.replicas == 0
+                    && replicas_of(rs) == 0
+                    && rs.metadata.generation.unwrap_or(0)
+                        <= status.observed_generation.unwrap_or(0)
             })
             .map(ResourceExt::name_any)
             .collect();
@@ -652,21 +870,32 @@ impl Rollout<'_> {
                 Err(kube::Error::Api(status)) if status.code == 404 => {}
                 Err(source) => return Err(SyncError::Delete { name, source }),
             }
-            self.replica_sets.retain(|rs| rs.metadata.name.as_deref() != Some(name.as_str()));
+            self.replica_sets
+                .retain(|rs| rs.metadata.name.as_deref() != Some(name.as_str()));
         }
         Ok(())
     }
 
     /// Writes the status; with [`Progress::Track`] also the Progressing condition, and
     /// requeues to notice a missed progress deadline.
-    async fn sync_status(&mut self, new: Option<usize>, progress: Progress) -> Result<Action, SyncError> {
+    async fn sync_status(
+        &mut self,
+        new: Option<usize>,
+        progress: Progress,
+    ) -> Result<Action, SyncError> {
         let new_rs = new.and_then(|index| self.replica_sets.get(index));
         let all: Vec<&ReplicaSet> = self.replica_sets.iter().collect();
         let mut next = status::calculate(&self.deployment, &all, new_rs, self.now);
         if progress == Progress::Track {
             let failure = new_rs.and_then(replica_failure);
             let name = new_rs.map(ResourceExt::name_any);
-            status::sync_progress(&self.deployment, &mut next, name.as_deref(), failure, self.now);
+            status::sync_progress(
+                &self.deployment,
+                &mut next,
+                name.as_deref(),
+                failure,
+                self.now,
+            );
         }
         let recheck = status::recheck_after(&self.deployment, &next, self.now);
         self.write_status(next).await?;
@@ -688,7 +917,13 @@ enum Progress {
 
 /// The new ReplicaSet's `ReplicaFailure` condition, as a deployment condition.
 fn replica_failure(rs: &ReplicaSet) -> Option<DeploymentCondition> {
-    let condition = rs.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == status::REPLICA_FAILURE && c.status == "True")?;
+    let condition = rs
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == status::REPLICA_FAILURE && c.status == "True")?;
     Some(DeploymentCondition {
         type_: condition.type_.clone(),
         status: condition.status.clone(),

@@ -24,7 +24,10 @@ const MAX_HISTORY_CHARS: usize = 2000;
 
 /// Annotations the controller owns and never copies from the deployment to its ReplicaSets.
 fn skip_copy(key: &str) -> bool {
-    matches!(key, LAST_APPLIED | REVISION | REVISION_HISTORY | DESIRED_REPLICAS | MAX_REPLICAS | ROLLBACK_TO)
+    matches!(
+        key,
+        LAST_APPLIED | REVISION | REVISION_HISTORY | DESIRED_REPLICAS | MAX_REPLICAS | ROLLBACK_TO
+    )
 }
 
 /// The revision number in `annotations` (0 when absent or malformed).
@@ -48,7 +51,13 @@ pub fn max_revision<'a>(replica_sets: impl IntoIterator<Item = &'a ReplicaSet>) 
 /// new revision (pushing the previous one into the history), and for a ReplicaSet being
 /// created the replica annotations (upstream `SetNewReplicaSetAnnotations`). Returns whether
 /// anything changed.
-pub fn set_new_replica_set_annotations(deployment: &Deployment, rs: &mut ReplicaSet, new_revision: i64, exists: bool, max_surge: i32) -> bool {
+pub fn set_new_replica_set_annotations(
+    deployment: &Deployment,
+    rs: &mut ReplicaSet,
+    new_revision: i64,
+    exists: bool,
+    max_surge: i32,
+) -> bool {
     let annotations = rs.metadata.annotations.get_or_insert_with(BTreeMap::new);
     let mut changed = false;
     for (key, value) in deployment.metadata.annotations.iter().flatten() {
@@ -59,7 +68,10 @@ pub fn set_new_replica_set_annotations(deployment: &Deployment, rs: &mut Replica
         changed = true;
     }
     let old_revision = annotations.get(REVISION).cloned();
-    let old_number = old_revision.as_deref().and_then(|revision| revision.parse::<i64>().ok()).unwrap_or(0);
+    let old_number = old_revision
+        .as_deref()
+        .and_then(|revision| revision.parse::<i64>().ok())
+        .unwrap_or(0);
     if old_number < new_revision {
         annotations.insert(REVISION.to_owned(), new_revision.to_string());
         changed = true;
@@ -90,7 +102,11 @@ fn trim_history(history: &str) -> String {
 /// Whether the replica annotations differ from (`desired`, `max`).
 pub fn replicas_annotations_need_update(rs: &ReplicaSet, desired: i32, max: i32) -> bool {
     let annotations = rs.metadata.annotations.as_ref();
-    let get = |key: &str| annotations.and_then(|annotations| annotations.get(key)).cloned();
+    let get = |key: &str| {
+        annotations
+            .and_then(|annotations| annotations.get(key))
+            .cloned()
+    };
     get(DESIRED_REPLICAS) != Some(desired.to_string()) || get(MAX_REPLICAS) != Some(max.to_string())
 }
 
@@ -119,7 +135,12 @@ mod tests {
     fn deployment(annotations: &[(&str, &str)]) -> Deployment {
         Deployment {
             metadata: ObjectMeta {
-                annotations: Some(annotations.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
                 ..ObjectMeta::default()
             },
             spec: Some(DeploymentSpec {
@@ -133,7 +154,12 @@ mod tests {
     fn rs(annotations: &[(&str, &str)]) -> ReplicaSet {
         ReplicaSet {
             metadata: ObjectMeta {
-                annotations: Some(annotations.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
                 ..ObjectMeta::default()
             },
             ..ReplicaSet::default()
@@ -148,7 +174,10 @@ mod tests {
         let annotations = new.metadata.annotations.unwrap_or_default();
         assert_eq!(annotations.get("team").map(String::as_str), Some("a"));
         assert_eq!(annotations.get(REVISION).map(String::as_str), Some("4"));
-        assert_eq!(annotations.get(DESIRED_REPLICAS).map(String::as_str), Some("4"));
+        assert_eq!(
+            annotations.get(DESIRED_REPLICAS).map(String::as_str),
+            Some("4")
+        );
         assert_eq!(annotations.get(MAX_REPLICAS).map(String::as_str), Some("5"));
         assert!(!annotations.contains_key(LAST_APPLIED));
     }
@@ -156,11 +185,26 @@ mod tests {
     #[test]
     fn a_rolled_back_replica_set_moves_to_the_new_revision_and_remembers_the_old() {
         let mut old = rs(&[(REVISION, "1")]);
-        assert!(set_new_replica_set_annotations(&deployment(&[]), &mut old, 3, true, 1));
+        assert!(set_new_replica_set_annotations(
+            &deployment(&[]),
+            &mut old,
+            3,
+            true,
+            1
+        ));
         let annotations = old.metadata.annotations.clone().unwrap_or_default();
         assert_eq!(annotations.get(REVISION).map(String::as_str), Some("3"));
-        assert_eq!(annotations.get(REVISION_HISTORY).map(String::as_str), Some("1"));
-        assert!(!annotations.contains_key(DESIRED_REPLICAS), "existing sets keep their replica annotations");
-        assert!(!set_new_replica_set_annotations(&deployment(&[]), &mut old, 3, true, 1), "idempotent");
+        assert_eq!(
+            annotations.get(REVISION_HISTORY).map(String::as_str),
+            Some("1")
+        );
+        assert!(
+            !annotations.contains_key(DESIRED_REPLICAS),
+            "existing sets keep their replica annotations"
+        );
+        assert!(
+            !set_new_replica_set_annotations(&deployment(&[]), &mut old, 3, true, 1),
+            "idempotent"
+        );
     }
 }

@@ -31,7 +31,11 @@ impl SetView {
             name: rs.metadata.name.clone().unwrap_or_default(),
             created: rs.metadata.creation_timestamp.as_ref().map(|time| time.0),
             replicas: rs.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1),
-            available: rs.status.as_ref().and_then(|status| status.available_replicas).unwrap_or(0),
+            available: rs
+                .status
+                .as_ref()
+                .and_then(|status| status.available_replicas)
+                .unwrap_or(0),
             max_replicas: int_annotation(rs, MAX_REPLICAS),
         }
     }
@@ -66,7 +70,12 @@ pub fn reconcile_new(desired: i32, max_surge: i32, total: i32, new: i32) -> Opti
 /// `reconcileOldReplicaSets`): first their unavailable pods (which cost no availability),
 /// then available ones, oldest ReplicaSet first. `old` must be sorted [`by_creation`].
 /// Returns whether any size changed.
-pub fn scale_down_old(desired: i32, max_unavailable: i32, old: &mut [SetView], new: &SetView) -> bool {
+pub fn scale_down_old(
+    desired: i32,
+    max_unavailable: i32,
+    old: &mut [SetView],
+    new: &SetView,
+) -> bool {
     let old_total: i32 = old.iter().map(|set| set.replicas).sum();
     if old_total == 0 {
         return false;
@@ -118,7 +127,11 @@ pub fn scale_down_old(desired: i32, max_unavailable: i32, old: &mut [SetView], n
 /// without a `max-replicas` annotation.
 pub fn proportional(desired: i32, max_surge: i32, status_replicas: i32, sets: &mut [SetView]) {
     let total: i32 = sets.iter().map(|set| set.replicas).sum();
-    let allowed = if desired > 0 { desired.saturating_add(max_surge) } else { 0 };
+    let allowed = if desired > 0 {
+        desired.saturating_add(max_surge)
+    } else {
+        0
+    };
     let to_add = allowed - total;
     if to_add == 0 {
         return;
@@ -204,7 +217,11 @@ mod tests {
             (3, 1, 3, 3, None),
         ];
         for (desired, surge, total, new, want) in cases {
-            assert_eq!(reconcile_new(desired, surge, total, new), want, "{desired} {surge} {total} {new}");
+            assert_eq!(
+                reconcile_new(desired, surge, total, new),
+                want,
+                "{desired} {surge} {total} {new}"
+            );
         }
     }
 
@@ -228,13 +245,23 @@ mod tests {
             let mut views: Vec<SetView> = old
                 .iter()
                 .enumerate()
-                .map(|(i, (replicas, available))| set(&format!("old{i}"), i64::try_from(i).unwrap_or(0), *replicas, *available))
+                .map(|(i, (replicas, available))| {
+                    set(
+                        &format!("old{i}"),
+                        i64::try_from(i).unwrap_or(0),
+                        *replicas,
+                        *available,
+                    )
+                })
                 .collect();
             let new = set("new", 100, *new_replicas, *new_available);
             let changed = scale_down_old(10, 2, &mut views, &new);
             let got: Vec<i32> = views.iter().map(|set| set.replicas).collect();
             assert_eq!(&got, want, "{old:?} {new_replicas}/{new_available}");
-            assert_eq!(changed, old.iter().map(|(r, _)| *r).collect::<Vec<_>>() != got);
+            assert_eq!(
+                changed,
+                old.iter().map(|(r, _)| *r).collect::<Vec<_>>() != got
+            );
         }
     }
 
@@ -247,7 +274,10 @@ mod tests {
             set.max_replicas = Some(13);
         }
         proportional(15, 3, 13, &mut sets);
-        let mut got: Vec<(String, i32)> = sets.iter().map(|set| (set.name.clone(), set.replicas)).collect();
+        let mut got: Vec<(String, i32)> = sets
+            .iter()
+            .map(|set| (set.name.clone(), set.replicas))
+            .collect();
         got.sort();
         assert_eq!(got, vec![("new".to_owned(), 7), ("old".to_owned(), 11)]);
 

@@ -88,7 +88,13 @@ pub fn now_seconds() -> Timestamp {
 }
 
 /// A new condition, both times `now` (upstream `NewDeploymentCondition`).
-pub fn condition(type_: &str, truth: Truth, reason: ConditionReason, message: String, now: Timestamp) -> DeploymentCondition {
+pub fn condition(
+    type_: &str,
+    truth: Truth,
+    reason: ConditionReason,
+    message: String,
+    now: Timestamp,
+) -> DeploymentCondition {
     DeploymentCondition {
         type_: type_.to_owned(),
         status: truth.as_str().to_owned(),
@@ -100,8 +106,15 @@ pub fn condition(type_: &str, truth: Truth, reason: ConditionReason, message: St
 }
 
 /// The condition of `type_`.
-pub fn get_condition<'a>(status: &'a DeploymentStatus, type_: &str) -> Option<&'a DeploymentCondition> {
-    status.conditions.as_ref()?.iter().find(|condition| condition.type_ == type_)
+pub fn get_condition<'a>(
+    status: &'a DeploymentStatus,
+    type_: &str,
+) -> Option<&'a DeploymentCondition> {
+    status
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|condition| condition.type_ == type_)
 }
 
 /// Sets a condition; an identical status and reason keeps the old one, an identical status
@@ -156,21 +169,36 @@ fn spec_replicas(rs: &ReplicaSet) -> i32 {
     rs.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1)
 }
 
-fn status_of(rs: &ReplicaSet, field: fn(&k8s_openapi::api::apps::v1::ReplicaSetStatus) -> i32) -> i32 {
+fn status_of(
+    rs: &ReplicaSet,
+    field: fn(&k8s_openapi::api::apps::v1::ReplicaSetStatus) -> i32,
+) -> i32 {
     rs.status.as_ref().map_or(0, field)
 }
 
 /// The deployment's new status from its ReplicaSets, with the Available condition (upstream
 /// `calculateStatus`). Progressing is handled by [`sync_progress`].
-pub fn calculate(deployment: &Deployment, all: &[&ReplicaSet], new: Option<&ReplicaSet>, now: Timestamp) -> DeploymentStatus {
-    let available: i32 = all.iter().map(|rs| status_of(rs, |s| s.available_replicas.unwrap_or(0))).sum();
+pub fn calculate(
+    deployment: &Deployment,
+    all: &[&ReplicaSet],
+    new: Option<&ReplicaSet>,
+    now: Timestamp,
+) -> DeploymentStatus {
+    let available: i32 = all
+        .iter()
+        .map(|rs| status_of(rs, |s| s.available_replicas.unwrap_or(0)))
+        .sum();
     let total: i32 = all.iter().map(|rs| spec_replicas(rs)).sum();
     let current = deployment.status.clone().unwrap_or_default();
     let mut status = DeploymentStatus {
         observed_generation: deployment.metadata.generation,
         replicas: nonzero(all.iter().map(|rs| status_of(rs, |s| s.replicas)).sum()),
         updated_replicas: nonzero(new.map_or(0, |rs| status_of(rs, |s| s.replicas))),
-        ready_replicas: nonzero(all.iter().map(|rs| status_of(rs, |s| s.ready_replicas.unwrap_or(0))).sum()),
+        ready_replicas: nonzero(
+            all.iter()
+                .map(|rs| status_of(rs, |s| s.ready_replicas.unwrap_or(0)))
+                .sum(),
+        ),
         available_replicas: nonzero(available),
         unavailable_replicas: nonzero((total - available).max(0)),
         collision_count: current.collision_count,
@@ -181,12 +209,24 @@ pub fn calculate(deployment: &Deployment, all: &[&ReplicaSet], new: Option<&Repl
     if available >= desired - fenceposts::max_unavailable(deployment) {
         set_condition(
             &mut status,
-            condition(AVAILABLE, Truth::True, ConditionReason::MinimumReplicasAvailable, "Deployment has minimum availability.".to_owned(), now),
+            condition(
+                AVAILABLE,
+                Truth::True,
+                ConditionReason::MinimumReplicasAvailable,
+                "Deployment has minimum availability.".to_owned(),
+                now,
+            ),
         );
     } else {
         set_condition(
             &mut status,
-            condition(AVAILABLE, Truth::False, ConditionReason::MinimumReplicasUnavailable, "Deployment does not have minimum availability.".to_owned(), now),
+            condition(
+                AVAILABLE,
+                Truth::False,
+                ConditionReason::MinimumReplicasUnavailable,
+                "Deployment does not have minimum availability.".to_owned(),
+                now,
+            ),
         );
     }
     status
@@ -237,7 +277,9 @@ pub fn timed_out(deployment: &Deployment, status: &DeploymentStatus, now: Timest
     };
     match condition.reason.as_deref() {
         Some(reason) if reason == ConditionReason::NewReplicaSetAvailable.as_str() => return false,
-        Some(reason) if reason == ConditionReason::ProgressDeadlineExceeded.as_str() => return true,
+        Some(reason) if reason == ConditionReason::ProgressDeadlineExceeded.as_str() => {
+            return true
+        }
         _ => {}
     }
     let Some(from) = condition.last_update_time.as_ref().map(|time| time.0) else {
@@ -250,7 +292,13 @@ pub fn timed_out(deployment: &Deployment, status: &DeploymentStatus, now: Timest
 /// Updates the Progressing and ReplicaFailure conditions of `new` (upstream
 /// `syncRolloutStatus`). `new_rs` is the new ReplicaSet's name; `replica_failure` the new
 /// ReplicaSet's own failure condition.
-pub fn sync_progress(deployment: &Deployment, new: &mut DeploymentStatus, new_rs: Option<&str>, replica_failure: Option<DeploymentCondition>, now: Timestamp) {
+pub fn sync_progress(
+    deployment: &Deployment,
+    new: &mut DeploymentStatus,
+    new_rs: Option<&str>,
+    replica_failure: Option<DeploymentCondition>,
+    now: Timestamp,
+) {
     if progress_deadline(deployment).is_none() {
         remove_condition(new, PROGRESSING);
     }
@@ -264,15 +312,30 @@ pub fn sync_progress(deployment: &Deployment, new: &mut DeploymentStatus, new_rs
     if progress_deadline(deployment).is_some() && !already_complete {
         let subject = match new_rs {
             Some(name) => format!("ReplicaSet \"{name}\""),
-            None => format!("Deployment \"{}\"", deployment.metadata.name.as_deref().unwrap_or_default()),
+            None => format!(
+                "Deployment \"{}\"",
+                deployment.metadata.name.as_deref().unwrap_or_default()
+            ),
         };
         if complete(deployment, new) {
             set_condition(
                 new,
-                condition(PROGRESSING, Truth::True, ConditionReason::NewReplicaSetAvailable, format!("{subject} has successfully progressed."), now),
+                condition(
+                    PROGRESSING,
+                    Truth::True,
+                    ConditionReason::NewReplicaSetAvailable,
+                    format!("{subject} has successfully progressed."),
+                    now,
+                ),
             );
         } else if progressing(deployment, new) {
-            let mut updated = condition(PROGRESSING, Truth::True, ConditionReason::ReplicaSetUpdated, format!("{subject} is progressing."), now);
+            let mut updated = condition(
+                PROGRESSING,
+                Truth::True,
+                ConditionReason::ReplicaSetUpdated,
+                format!("{subject} is progressing."),
+                now,
+            );
             // Progress refreshes the update time (restarting the deadline) but is no
             // transition if it was already progressing.
             if let Some(current) = &current {
@@ -285,7 +348,13 @@ pub fn sync_progress(deployment: &Deployment, new: &mut DeploymentStatus, new_rs
         } else if timed_out(deployment, new, now) {
             set_condition(
                 new,
-                condition(PROGRESSING, Truth::False, ConditionReason::ProgressDeadlineExceeded, format!("{subject} has timed out progressing."), now),
+                condition(
+                    PROGRESSING,
+                    Truth::False,
+                    ConditionReason::ProgressDeadlineExceeded,
+                    format!("{subject} has timed out progressing."),
+                    now,
+                ),
             );
         }
     }
@@ -297,18 +366,26 @@ pub fn sync_progress(deployment: &Deployment, new: &mut DeploymentStatus, new_rs
 
 /// When to look again so a stuck rollout is marked timed out on time (upstream
 /// `requeueStuckDeployment`).
-pub fn recheck_after(deployment: &Deployment, status: &DeploymentStatus, now: Timestamp) -> Option<Duration> {
+pub fn recheck_after(
+    deployment: &Deployment,
+    status: &DeploymentStatus,
+    now: Timestamp,
+) -> Option<Duration> {
     let deadline = progress_deadline(deployment)?;
     let condition = get_condition(status, PROGRESSING)?;
     let reason = condition.reason.as_deref()?;
-    if reason == ConditionReason::NewReplicaSetAvailable.as_str() || reason == ConditionReason::ProgressDeadlineExceeded.as_str() {
+    if reason == ConditionReason::NewReplicaSetAvailable.as_str()
+        || reason == ConditionReason::ProgressDeadlineExceeded.as_str()
+    {
         return None;
     }
     if complete(deployment, status) {
         return None;
     }
     let from = condition.last_update_time.as_ref()?.0;
-    let expires = from.checked_add(SignedDuration::from_secs(i64::from(deadline))).ok()?;
+    let expires = from
+        .checked_add(SignedDuration::from_secs(i64::from(deadline)))
+        .ok()?;
     let left = expires.duration_since(now);
     // One second past the deadline, so the next sync sees it expired.
     Some(Duration::try_from(left).unwrap_or(Duration::ZERO) + Duration::from_secs(1))
@@ -318,14 +395,30 @@ pub fn recheck_after(deployment: &Deployment, status: &DeploymentStatus, now: Ti
 /// `checkPausedConditions`).
 pub fn paused_condition(deployment: &Deployment, now: Timestamp) -> Option<DeploymentCondition> {
     progress_deadline(deployment)?;
-    let paused = deployment.spec.as_ref().and_then(|spec| spec.paused).unwrap_or(false);
+    let paused = deployment
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.paused)
+        .unwrap_or(false);
     let status = deployment.status.clone().unwrap_or_default();
     let reason = get_condition(&status, PROGRESSING).and_then(|condition| condition.reason.clone());
     let is_paused_reason = reason.as_deref() == Some(ConditionReason::DeploymentPaused.as_str());
     if paused && !is_paused_reason {
-        Some(condition(PROGRESSING, Truth::Unknown, ConditionReason::DeploymentPaused, "Deployment is paused".to_owned(), now))
+        Some(condition(
+            PROGRESSING,
+            Truth::Unknown,
+            ConditionReason::DeploymentPaused,
+            "Deployment is paused".to_owned(),
+            now,
+        ))
     } else if !paused && is_paused_reason {
-        Some(condition(PROGRESSING, Truth::Unknown, ConditionReason::DeploymentResumed, "Deployment is resumed".to_owned(), now))
+        Some(condition(
+            PROGRESSING,
+            Truth::Unknown,
+            ConditionReason::DeploymentResumed,
+            "Deployment is resumed".to_owned(),
+            now,
+        ))
     } else {
         None
     }
@@ -380,7 +473,13 @@ mod tests {
         let (old, new) = (rs(1, 1, 1), rs(3, 2, 2));
         let status = calculate(&d, &[&old, &new], Some(&new), at(10));
         assert_eq!(
-            (status.replicas, status.updated_replicas, status.ready_replicas, status.available_replicas, status.unavailable_replicas),
+            (
+                status.replicas,
+                status.updated_replicas,
+                status.ready_replicas,
+                status.available_replicas,
+                status.unavailable_replicas
+            ),
             (Some(4), Some(3), Some(3), Some(3), Some(1))
         );
         assert_eq!(status.observed_generation, Some(2));
@@ -388,17 +487,28 @@ mod tests {
         assert_eq!(available, Some("True"));
 
         let status = calculate(&d, &[&rs(4, 0, 0)], None, at(10));
-        assert_eq!(get_condition(&status, AVAILABLE).and_then(|c| c.reason.as_deref()), Some("MinimumReplicasUnavailable"));
+        assert_eq!(
+            get_condition(&status, AVAILABLE).and_then(|c| c.reason.as_deref()),
+            Some("MinimumReplicasUnavailable")
+        );
     }
 
     #[test]
     fn progressing_goes_updated_then_available_or_times_out() {
         let now = at(1000);
         let start = DeploymentStatus {
-            conditions: Some(vec![condition(PROGRESSING, Truth::True, ConditionReason::NewReplicaSetCreated, String::new(), at(100))]),
+            conditions: Some(vec![condition(
+                PROGRESSING,
+                Truth::True,
+                ConditionReason::NewReplicaSetCreated,
+                String::new(),
+                at(100),
+            )]),
             ..DeploymentStatus::default()
         };
-        let reason = |status: &DeploymentStatus| get_condition(status, PROGRESSING).and_then(|c| c.reason.clone());
+        let reason = |status: &DeploymentStatus| {
+            get_condition(status, PROGRESSING).and_then(|c| c.reason.clone())
+        };
 
         // Some progress: ReplicaSetUpdated, the transition time kept.
         let d = deployment(2, start.clone());
@@ -412,8 +522,14 @@ mod tests {
         sync_progress(&d, &mut moved, Some("web-abc"), None, now);
         assert_eq!(reason(&moved).as_deref(), Some("ReplicaSetUpdated"));
         let progressing = get_condition(&moved, PROGRESSING);
-        assert_eq!(progressing.and_then(|c| c.last_transition_time.clone()), Some(Time(at(100))));
-        assert_eq!(progressing.and_then(|c| c.message.clone()).as_deref(), Some("ReplicaSet \"web-abc\" is progressing."));
+        assert_eq!(
+            progressing.and_then(|c| c.last_transition_time.clone()),
+            Some(Time(at(100)))
+        );
+        assert_eq!(
+            progressing.and_then(|c| c.message.clone()).as_deref(),
+            Some("ReplicaSet \"web-abc\" is progressing.")
+        );
 
         // Done: NewReplicaSetAvailable.
         let mut done = DeploymentStatus {
@@ -431,15 +547,33 @@ mod tests {
         // No progress for longer than 600 s since the last update: timed out.
         let mut stuck = start.clone();
         stuck.observed_generation = Some(2);
-        sync_progress(&deployment(2, start.clone()), &mut stuck, Some("web-abc"), None, now);
+        sync_progress(
+            &deployment(2, start.clone()),
+            &mut stuck,
+            Some("web-abc"),
+            None,
+            now,
+        );
         assert_eq!(reason(&stuck).as_deref(), Some("ProgressDeadlineExceeded"));
-        assert_eq!(get_condition(&stuck, PROGRESSING).map(|c| c.status.as_str()), Some("False"));
+        assert_eq!(
+            get_condition(&stuck, PROGRESSING).map(|c| c.status.as_str()),
+            Some("False")
+        );
 
         // Not yet past the deadline: recheck when it would be.
         let mut waiting = start.clone();
-        sync_progress(&deployment(2, start.clone()), &mut waiting, Some("web-abc"), None, at(200));
+        sync_progress(
+            &deployment(2, start.clone()),
+            &mut waiting,
+            Some("web-abc"),
+            None,
+            at(200),
+        );
         assert_eq!(reason(&waiting).as_deref(), Some("NewReplicaSetCreated"));
-        assert_eq!(recheck_after(&deployment(2, start), &waiting, at(200)), Some(Duration::from_secs(501)));
+        assert_eq!(
+            recheck_after(&deployment(2, start), &waiting, at(200)),
+            Some(Duration::from_secs(501))
+        );
     }
 
     #[test]
@@ -449,7 +583,10 @@ mod tests {
             spec.paused = Some(true);
         }
         let paused = paused_condition(&d, at(1));
-        assert_eq!(paused.as_ref().and_then(|c| c.reason.as_deref()), Some("DeploymentPaused"));
+        assert_eq!(
+            paused.as_ref().and_then(|c| c.reason.as_deref()),
+            Some("DeploymentPaused")
+        );
         d.status = Some(DeploymentStatus {
             conditions: paused.map(|c| vec![c]),
             ..DeploymentStatus::default()
@@ -458,6 +595,9 @@ mod tests {
         if let Some(spec) = d.spec.as_mut() {
             spec.paused = Some(false);
         }
-        assert_eq!(paused_condition(&d, at(3)).and_then(|c| c.reason), Some("DeploymentResumed".to_owned()));
+        assert_eq!(
+            paused_condition(&d, at(3)).and_then(|c| c.reason),
+            Some("DeploymentResumed".to_owned())
+        );
     }
 }

@@ -15,9 +15,9 @@ const FNV_OFFSET: u32 = 0x811c_9dc5;
 const FNV_PRIME: u32 = 0x0100_0193;
 
 fn fnv1a(hash: u32, bytes: &[u8]) -> u32 {
-    bytes
-        .iter()
-        .fold(hash, |hash, byte| (hash ^ u32::from(*byte)).wrapping_mul(FNV_PRIME))
+    bytes.iter().fold(hash, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// Maps each character of `text` into the safe alphabet (upstream `SafeEncodeString`).
@@ -45,7 +45,11 @@ pub fn compute(template: &PodTemplateSpec, collision_count: Option<i32>) -> Stri
 /// templates this way).
 pub fn without_hash(template: &PodTemplateSpec) -> PodTemplateSpec {
     let mut template = template.clone();
-    if let Some(labels) = template.metadata.as_mut().and_then(|meta| meta.labels.as_mut()) {
+    if let Some(labels) = template
+        .metadata
+        .as_mut()
+        .and_then(|meta| meta.labels.as_mut())
+    {
         labels.remove(POD_TEMPLATE_HASH);
     }
     template
@@ -85,10 +89,17 @@ mod tests {
     #[test]
     fn the_hash_depends_on_the_template_and_collisions_only() {
         let nginx = compute(&template("nginx:1", None), None);
-        assert_eq!(nginx, compute(&template("nginx:1", Some("whatever")), None), "the hash label is ignored");
+        assert_eq!(
+            nginx,
+            compute(&template("nginx:1", Some("whatever")), None),
+            "the hash label is ignored"
+        );
         assert_ne!(nginx, compute(&template("nginx:2", None), None));
         assert_ne!(nginx, compute(&template("nginx:1", None), Some(1)));
-        assert!(nginx.bytes().all(|byte| SAFE_ALPHABET.contains(&byte)), "{nginx}");
+        assert!(
+            nginx.bytes().all(|byte| SAFE_ALPHABET.contains(&byte)),
+            "{nginx}"
+        );
         assert!((1..=10).contains(&nginx.len()), "{nginx}");
     }
 
@@ -100,7 +111,13 @@ mod tests {
 
     #[test]
     fn templates_differing_only_in_the_hash_label_are_equal() {
-        assert!(equal_ignoring_hash(&template("a", Some("x")), &template("a", None)));
-        assert!(!equal_ignoring_hash(&template("a", Some("x")), &template("b", Some("x"))));
+        assert!(equal_ignoring_hash(
+            &template("a", Some("x")),
+            &template("a", None)
+        ));
+        assert!(!equal_ignoring_hash(
+            &template("a", Some("x")),
+            &template("b", Some("x"))
+        ));
     }
 }

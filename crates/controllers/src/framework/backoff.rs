@@ -42,7 +42,9 @@ impl<Key: Eq + Hash> FailureBackoff<Key> {
         let exponent = *count;
         *count = count.saturating_add(1);
         let factor = 2u32.checked_pow(exponent).unwrap_or(u32::MAX);
-        self.base.checked_mul(factor).map_or(self.max, |delay| delay.min(self.max))
+        self.base
+            .checked_mul(factor)
+            .map_or(self.max, |delay| delay.min(self.max))
     }
 
     /// Forgets the failures of `key` after it synced successfully.
@@ -61,13 +63,7 @@ mod tests {
     #[test]
     fn delays_double_per_failure_up_to_the_cap_and_reset_on_success() {
         let backoff = FailureBackoff::default();
-        let cases = [
-            ("a", 5),
-            ("a", 10),
-            ("a", 20),
-            ("b", 5),
-            ("a", 40),
-        ];
+        let cases = [("a", 5), ("a", 10), ("a", 20), ("b", 5), ("a", 40)];
         for (key, want_ms) in cases {
             assert_eq!(backoff.failed(key), Duration::from_millis(want_ms), "{key}");
         }

@@ -30,12 +30,22 @@ impl EventRecorder {
     }
 
     /// Records a `Normal` event about `object`.
-    pub fn normal<K: Resource<DynamicType = ()>>(&self, object: &K, reason: Reason, message: String) {
+    pub fn normal<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        reason: Reason,
+        message: String,
+    ) {
         self.record(object, EventType::Normal, reason, message);
     }
 
     /// Records a `Warning` event about `object`.
-    pub fn warning<K: Resource<DynamicType = ()>>(&self, object: &K, reason: Reason, message: String) {
+    pub fn warning<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        reason: Reason,
+        message: String,
+    ) {
         self.record(object, EventType::Warning, reason, message);
     }
 

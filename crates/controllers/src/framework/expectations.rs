@@ -55,7 +55,8 @@ pub trait ChildLookup<C: Watchable> {
 
 impl<C: Watchable> ChildLookup<C> for Store<C> {
     fn uid_of(&self, child: &ObjectRef<C>) -> Option<String> {
-        self.get(child).map(|obj| obj.meta().uid.clone().unwrap_or_default())
+        self.get(child)
+            .map(|obj| obj.meta().uid.clone().unwrap_or_default())
     }
 }
 
@@ -134,13 +135,17 @@ mod tests {
         let rs: ObjectRef<ReplicaSet> = ObjectRef::new("rs").within("ns");
         // (cache contents, satisfied?)
         let cases: &[(&[(&str, &str)], bool)] = &[
-            (&[], false),                                // created pod not seen yet
-            (&[("new", "u2"), ("old", "u1")], false),    // deleted pod still cached
-            (&[("new", "u2"), ("old", "u9")], true),     // old name reused by another uid
+            (&[], false),                             // created pod not seen yet
+            (&[("new", "u2"), ("old", "u1")], false), // deleted pod still cached
+            (&[("new", "u2"), ("old", "u9")], true),  // old name reused by another uid
         ];
         for (cache, want) in cases {
             let expectations = Expectations::<ReplicaSet, Pod>::default();
-            expectations.expect(rs.clone(), vec![pod("new")], vec![(pod("old"), "u1".to_owned())]);
+            expectations.expect(
+                rs.clone(),
+                vec![pod("new")],
+                vec![(pod("old"), "u1".to_owned())],
+            );
             let cache: HashMap<ObjectRef<Pod>, String> = cache
                 .iter()
                 .map(|(name, uid)| (pod(name), (*uid).to_owned()))

@@ -219,8 +219,10 @@ async fn pump<K: Watchable>(
             Event::InitDone => {
                 let before = store.state();
                 writer.apply_watcher_event(&event);
-                let now: HashSet<ObjectRef<K>> =
-                    listed.iter().map(|obj| ObjectRef::from_obj(&**obj)).collect();
+                let now: HashSet<ObjectRef<K>> = listed
+                    .iter()
+                    .map(|obj| ObjectRef::from_obj(&**obj))
+                    .collect();
                 for gone in vanished(before, &now) {
                     hub.publish(&Change::Deleted(gone));
                 }

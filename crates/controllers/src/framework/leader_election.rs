@@ -57,7 +57,12 @@ pub enum Claim {
 }
 
 /// Decides from the current record and how long we have observed it unchanged.
-pub fn claim(spec: &LeaseSpec, identity: &str, unchanged_for: Duration, lease_duration: Duration) -> Claim {
+pub fn claim(
+    spec: &LeaseSpec,
+    identity: &str,
+    unchanged_for: Duration,
+    lease_duration: Duration,
+) -> Claim {
     match spec.holder_identity.as_deref() {
         Some(holder) if holder == identity => Claim::Renew,
         Some(holder) if !holder.is_empty() && unchanged_for < lease_duration => Claim::HeldByOther,
@@ -67,7 +72,12 @@ pub fn claim(spec: &LeaseSpec, identity: &str, unchanged_for: Duration, lease_du
 
 /// The record we write to acquire or renew: acquisition time and transitions are kept on a
 /// renewal and bumped on a takeover (upstream `tryAcquireOrRenew`).
-pub fn next_record(current: Option<&LeaseSpec>, identity: &str, now: Timestamp, lease_duration: Duration) -> LeaseSpec {
+pub fn next_record(
+    current: Option<&LeaseSpec>,
+    identity: &str,
+    now: Timestamp,
+    lease_duration: Duration,
+) -> LeaseSpec {
     let renewing = current
         .and_then(|spec| spec.holder_identity.as_deref())
         .is_some_and(|holder| holder == identity);
@@ -166,7 +176,12 @@ impl LeaderElector {
                     namespace: Some(self.config.namespace.clone()),
                     ..ObjectMeta::default()
                 },
-                spec: Some(next_record(None, &self.config.identity, now, self.config.lease_duration)),
+                spec: Some(next_record(
+                    None,
+                    &self.config.identity,
+                    now,
+                    self.config.lease_duration,
+                )),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(true),
@@ -183,15 +198,28 @@ impl LeaderElector {
                 Duration::ZERO
             }
         };
-        if claim(&spec, &self.config.identity, unchanged_for, self.config.lease_duration)
-            == Claim::HeldByOther
+        if claim(
+            &spec,
+            &self.config.identity,
+            unchanged_for,
+            self.config.lease_duration,
+        ) == Claim::HeldByOther
         {
             return Ok(false);
         }
-        let record = next_record(Some(&spec), &self.config.identity, now, self.config.lease_duration);
+        let record = next_record(
+            Some(&spec),
+            &self.config.identity,
+            now,
+            self.config.lease_duration,
+        );
         lease.spec = Some(record.clone());
         // The replace carries the resourceVersion we read: a concurrent writer makes it 409.
-        match self.api.replace(&self.config.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.config.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => {
                 self.observed = Some((record, Instant::now()));
                 Ok(true)

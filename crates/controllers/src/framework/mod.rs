@@ -109,7 +109,12 @@ pub struct Context {
 
 impl Context {
     /// A context for controllers that stop when `shutdown` is cancelled.
-    pub fn new(client: Client, workers: u16, identity: String, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        client: Client,
+        workers: u16,
+        identity: String,
+        shutdown: CancellationToken,
+    ) -> Self {
         Context {
             informers: SharedInformers::new(client.clone(), shutdown.clone()),
             client,

@@ -44,7 +44,10 @@ pub enum SelectionError {
 
 impl Selection {
     /// Parses `value`, checking names against `known`.
-    pub fn parse<'a>(value: &str, known: impl IntoIterator<Item = &'a str> + Clone) -> Result<Self, SelectionError> {
+    pub fn parse<'a>(
+        value: &str,
+        known: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Result<Self, SelectionError> {
         let mut selection = Selection {
             defaults: false,
             enabled: BTreeSet::new(),

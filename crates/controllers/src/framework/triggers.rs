@@ -44,7 +44,9 @@ impl<K: Watchable> Triggers<K> {
     /// (upstream's `resolveControllerRef` in each handler).
     pub fn owned<C: Watchable>(self, informer: &Informer<C>) -> Self {
         self.mapped(informer, |change| {
-            controller_owner::<K, C>(change.object()).into_iter().collect()
+            controller_owner::<K, C>(change.object())
+                .into_iter()
+                .collect()
         })
     }
 
@@ -129,7 +131,8 @@ mod tests {
             ("extensions/v1beta1", "ReplicaSet", Some(true), false),
         ];
         for (api_version, kind, controller, want) in cases {
-            let got = controller_owner::<ReplicaSet, Pod>(&pod_owned_by(api_version, kind, controller));
+            let got =
+                controller_owner::<ReplicaSet, Pod>(&pod_owned_by(api_version, kind, controller));
             assert_eq!(
                 got,
                 want.then(|| ObjectRef::new("owner").within("ns")),

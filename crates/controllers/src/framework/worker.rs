@@ -64,17 +64,24 @@ pub async fn run_controller<K, S, F, Fut, E>(
         Action::requeue(delay)
     };
     let config = controller::Config::default().concurrency(ctx.workers());
-    applier(reconcile, error_policy, state, primary.store(), queue, config)
-        .for_each(|result| async move {
-            match result {
-                Ok(_) | Err(controller::Error::ReconcilerFailed(..)) => {}
-                Err(controller::Error::ObjectNotFound(key)) => {
-                    tracing::debug!(controller = name, object = %key, "object gone before its sync");
-                }
-                Err(error) => tracing::warn!(controller = name, %error, "work queue error"),
+    applier(
+        reconcile,
+        error_policy,
+        state,
+        primary.store(),
+        queue,
+        config,
+    )
+    .for_each(|result| async move {
+        match result {
+            Ok(_) | Err(controller::Error::ReconcilerFailed(..)) => {}
+            Err(controller::Error::ObjectNotFound(key)) => {
+                tracing::debug!(controller = name, object = %key, "object gone before its sync");
             }
-        })
-        .await;
+            Err(error) => tracing::warn!(controller = name, %error, "work queue error"),
+        }
+    })
+    .await;
     tracing::info!(controller = name, "stopped");
 }
 
@@ -92,4 +99,3 @@ impl std::fmt::Display for ErrorChain<'_> {
         Ok(())
     }
 }
-

@@ -86,10 +86,16 @@ impl Graph {
             }
         }
         for owner in &node.owners {
-            self.dependents.entry(owner.uid.clone()).or_default().insert(node.uid.clone());
+            self.dependents
+                .entry(owner.uid.clone())
+                .or_default()
+                .insert(node.uid.clone());
         }
         // Its owners may wait on it (foreground) or have lost it (released).
-        for owner in old_owners.iter().chain(node.owners.iter().map(|owner| &owner.uid)) {
+        for owner in old_owners
+            .iter()
+            .chain(node.owners.iter().map(|owner| &owner.uid))
+        {
             if self.nodes.get(owner).is_some_and(Node::awaits_collector) {
                 affected.push(owner.clone());
             }
@@ -98,7 +104,13 @@ impl Graph {
             affected.push(node.uid.clone());
         }
         if node.deleting && node.has_finalizer(FOREGROUND) {
-            affected.extend(self.dependents.get(&node.uid).into_iter().flatten().cloned());
+            affected.extend(
+                self.dependents
+                    .get(&node.uid)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
         }
         self.nodes.insert(node.uid.clone(), node);
         affected.sort();
@@ -112,7 +124,13 @@ impl Graph {
         let Some(node) = self.nodes.remove(uid) else {
             return Vec::new();
         };
-        let mut affected: Vec<String> = self.dependents.get(uid).into_iter().flatten().cloned().collect();
+        let mut affected: Vec<String> = self
+            .dependents
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
         for owner in &node.owners {
             if let Some(set) = self.dependents.get_mut(&owner.uid) {
                 set.remove(uid);
@@ -120,7 +138,11 @@ impl Graph {
                     self.dependents.remove(&owner.uid);
                 }
             }
-            if self.nodes.get(&owner.uid).is_some_and(Node::awaits_collector) {
+            if self
+                .nodes
+                .get(&owner.uid)
+                .is_some_and(Node::awaits_collector)
+            {
                 affected.push(owner.uid.clone());
             }
         }
@@ -160,18 +182,37 @@ pub(crate) mod tests {
     #[test]
     fn changes_wake_the_objects_whose_decisions_they_affect() {
         let mut graph = Graph::default();
-        assert_eq!(graph.upsert(node("owner", &[])), Vec::<String>::new(), "an object without owners needs nothing");
-        assert_eq!(graph.upsert(node("child", &[("owner", true)])), vec!["child"], "a dependent checks its owners");
+        assert_eq!(
+            graph.upsert(node("owner", &[])),
+            Vec::<String>::new(),
+            "an object without owners needs nothing"
+        );
+        assert_eq!(
+            graph.upsert(node("child", &[("owner", true)])),
+            vec!["child"],
+            "a dependent checks its owners"
+        );
         assert_eq!(graph.dependents("owner").len(), 1);
 
         let mut deleting = node("owner", &[]);
         deleting.deleting = true;
         deleting.finalizers = vec![FOREGROUND.to_owned()];
-        assert_eq!(graph.upsert(deleting), vec!["child", "owner"], "foreground deletion wakes the owner and its dependents");
+        assert_eq!(
+            graph.upsert(deleting),
+            vec!["child", "owner"],
+            "foreground deletion wakes the owner and its dependents"
+        );
 
-        assert_eq!(graph.remove("child"), vec!["owner"], "a foreground owner rechecks when a dependent goes");
+        assert_eq!(
+            graph.remove("child"),
+            vec!["owner"],
+            "a foreground owner rechecks when a dependent goes"
+        );
         assert!(graph.dependents("owner").is_empty());
-        assert_eq!(graph.upsert(node("child2", &[("gone", false)])), vec!["child2"]);
+        assert_eq!(
+            graph.upsert(node("child2", &[("gone", false)])),
+            vec!["child2"]
+        );
         assert_eq!(graph.remove("owner"), Vec::<String>::new());
     }
 }

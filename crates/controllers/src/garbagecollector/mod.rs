@@ -70,18 +70,29 @@ pub struct Collector {
 
 impl Collector {
     fn register_kind(&self, resource: &Arc<ApiResource>, namespaced: bool) {
-        self.kinds.lock().unwrap_or_else(PoisonError::into_inner).insert(resource, namespaced);
+        self.kinds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(resource, namespaced);
     }
 
     fn upsert(&self, node: Node) {
-        let affected = self.graph.lock().unwrap_or_else(PoisonError::into_inner).upsert(node);
+        let affected = self
+            .graph
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upsert(node);
         for uid in affected {
             self.queue.push(uid);
         }
     }
 
     fn remove(&self, uid: &str) {
-        let affected = self.graph.lock().unwrap_or_else(PoisonError::into_inner).remove(uid);
+        let affected = self
+            .graph
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(uid);
         for uid in affected {
             self.queue.push(uid);
         }
@@ -142,7 +153,10 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
 /// Decides and acts for one object.
 async fn process(collector: &Collector, uid: &str) -> Result<(), CollectError> {
     let (node, dependents) = {
-        let graph = collector.graph.lock().unwrap_or_else(PoisonError::into_inner);
+        let graph = collector
+            .graph
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let Some(node) = graph.get(uid).cloned() else {
             return Ok(());
         };
@@ -173,7 +187,10 @@ async fn process(collector: &Collector, uid: &str) -> Result<(), CollectError> {
     }
     let mut owners = Vec::with_capacity(node.owners.len());
     for reference in &node.owners {
-        owners.push((reference.uid.clone(), owner_state(collector, &node, reference).await?));
+        owners.push((
+            reference.uid.clone(),
+            owner_state(collector, &node, reference).await?,
+        ));
     }
     match plan::plan_dependent(&node, &owners, !dependents.is_empty()) {
         DependentStep::Keep => Ok(()),
@@ -188,17 +205,28 @@ async fn process(collector: &Collector, uid: &str) -> Result<(), CollectError> {
                 }),
                 ..DeleteParams::default()
             };
-            match api_for(collector, &node.resource, node.namespace.as_deref()).delete(&node.name, &params).await {
+            match api_for(collector, &node.resource, node.namespace.as_deref())
+                .delete(&node.name, &params)
+                .await
+            {
                 Ok(_) => Ok(()),
                 // Gone already, or a new object has the name: nothing to do.
                 Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-                Err(source) => Err(CollectError::Api { action: "delete", name: node.name.clone(), source }),
+                Err(source) => Err(CollectError::Api {
+                    action: "delete",
+                    name: node.name.clone(),
+                    source,
+                }),
             }
         }
     }
 }
 
-fn api_for(collector: &Collector, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+fn api_for(
+    collector: &Collector,
+    resource: &ApiResource,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
     match namespace {
         Some(namespace) => Api::namespaced_with(collector.client.clone(), namespace, resource),
         None => Api::all_with(collector.client.clone(), resource),
@@ -207,7 +235,11 @@ fn api_for(collector: &Collector, resource: &ApiResource, namespace: Option<&str
 
 /// Classifies one owner: from the graph, or (absent there) by a live read, since the graph
 /// may lag behind the owner's creation (upstream `isDangling`).
-async fn owner_state(collector: &Collector, dependent: &Node, reference: &OwnerReference) -> Result<OwnerState, CollectError> {
+async fn owner_state(
+    collector: &Collector,
+    dependent: &Node,
+    reference: &OwnerReference,
+) -> Result<OwnerState, CollectError> {
     let in_graph = collector
         .graph
         .lock()
@@ -215,7 +247,11 @@ async fn owner_state(collector: &Collector, dependent: &Node, reference: &OwnerR
         .get(&reference.uid)
         .map(|owner| owner.deleting && owner.has_finalizer(FOREGROUND));
     if let Some(waiting) = in_graph {
-        return Ok(if waiting { OwnerState::WaitingForDependents } else { OwnerState::Solid });
+        return Ok(if waiting {
+            OwnerState::WaitingForDependents
+        } else {
+            OwnerState::Solid
+        });
     }
     let kind = collector
         .kinds
@@ -226,15 +262,28 @@ async fn owner_state(collector: &Collector, dependent: &Node, reference: &OwnerR
         // An owner of a kind we do not know cannot be checked: never delete on a guess.
         return Ok(OwnerState::Solid);
     };
-    let namespace = if namespaced { dependent.namespace.as_deref() } else { None };
+    let namespace = if namespaced {
+        dependent.namespace.as_deref()
+    } else {
+        None
+    };
     let owner = api_for(collector, &resource, namespace)
         .get_opt(&reference.name)
         .await
-        .map_err(|source| CollectError::Api { action: "get owner", name: reference.name.clone(), source })?;
+        .map_err(|source| CollectError::Api {
+            action: "get owner",
+            name: reference.name.clone(),
+            source,
+        })?;
     Ok(match owner {
         Some(owner) if owner.uid().as_deref() == Some(reference.uid.as_str()) => {
-            let waiting = owner.metadata.deletion_timestamp.is_some() && owner.finalizers().iter().any(|f| f == FOREGROUND);
-            if waiting { OwnerState::WaitingForDependents } else { OwnerState::Solid }
+            let waiting = owner.metadata.deletion_timestamp.is_some()
+                && owner.finalizers().iter().any(|f| f == FOREGROUND);
+            if waiting {
+                OwnerState::WaitingForDependents
+            } else {
+                OwnerState::Solid
+            }
         }
         _ => OwnerState::Dangling,
     })
@@ -242,30 +291,59 @@ async fn owner_state(collector: &Collector, dependent: &Node, reference: &OwnerR
 
 /// Removes the references to `owners` (uids) from `node`, preconditioned on the version we
 /// decided from.
-async fn drop_references(collector: &Collector, node: &Node, owners: &[String]) -> Result<(), CollectError> {
-    let kept: Vec<&OwnerReference> = node.owners.iter().filter(|reference| !owners.contains(&reference.uid)).collect();
+async fn drop_references(
+    collector: &Collector,
+    node: &Node,
+    owners: &[String],
+) -> Result<(), CollectError> {
+    let kept: Vec<&OwnerReference> = node
+        .owners
+        .iter()
+        .filter(|reference| !owners.contains(&reference.uid))
+        .collect();
     if kept.len() == node.owners.len() {
         return Ok(());
     }
-    let references = if kept.is_empty() { serde_json::Value::Null } else { json!(kept) };
+    let references = if kept.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(kept)
+    };
     let patch = json!({ "metadata": { "ownerReferences": references, "uid": node.uid, "resourceVersion": node.resource_version } });
     patch_node(collector, node, &patch, "drop owner references from").await
 }
 
-async fn remove_finalizer(collector: &Collector, node: &Node, finalizer: &str) -> Result<(), CollectError> {
+async fn remove_finalizer(
+    collector: &Collector,
+    node: &Node,
+    finalizer: &str,
+) -> Result<(), CollectError> {
     let kept: Vec<&String> = node.finalizers.iter().filter(|f| *f != finalizer).collect();
-    let finalizers = if kept.is_empty() { serde_json::Value::Null } else { json!(kept) };
+    let finalizers = if kept.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(kept)
+    };
     let patch = json!({ "metadata": { "finalizers": finalizers, "uid": node.uid, "resourceVersion": node.resource_version } });
     patch_node(collector, node, &patch, "remove finalizer from").await
 }
 
-async fn patch_node(collector: &Collector, node: &Node, patch: &serde_json::Value, action: &'static str) -> Result<(), CollectError> {
+async fn patch_node(
+    collector: &Collector,
+    node: &Node,
+    patch: &serde_json::Value,
+    action: &'static str,
+) -> Result<(), CollectError> {
     match api_for(collector, &node.resource, node.namespace.as_deref())
         .patch(&node.name, &PatchParams::default(), &Patch::Merge(patch))
         .await
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(source) => Err(CollectError::Api { action, name: node.name.clone(), source }),
+        Err(source) => Err(CollectError::Api {
+            action,
+            name: node.name.clone(),
+            source,
+        }),
     }
 }

@@ -45,12 +45,21 @@ pub async fn run(collector: Arc<Collector>, shutdown: CancellationToken) {
                         let deletable = [verbs::LIST, verbs::WATCH, verbs::DELETE, verbs::PATCH]
                             .iter()
                             .all(|verb| capabilities.supports_operation(verb));
-                        let key = (resource.group.clone(), resource.version.clone(), resource.plural.clone());
+                        let key = (
+                            resource.group.clone(),
+                            resource.version.clone(),
+                            resource.plural.clone(),
+                        );
                         if !deletable || ignored(&resource) || !monitored.insert(key) {
                             continue;
                         }
                         collector.unsynced.fetch_add(1, Ordering::SeqCst);
-                        tokio::spawn(monitor(Arc::clone(&collector), resource, namespaced, shutdown.clone()));
+                        tokio::spawn(monitor(
+                            Arc::clone(&collector),
+                            resource,
+                            namespaced,
+                            shutdown.clone(),
+                        ));
                     }
                 }
                 if std::mem::take(&mut first_round) {
@@ -70,9 +79,16 @@ pub async fn run(collector: Arc<Collector>, shutdown: CancellationToken) {
 }
 
 /// Watches one resource into the graph.
-async fn monitor(collector: Arc<Collector>, resource: Arc<ApiResource>, namespaced: bool, shutdown: CancellationToken) {
+async fn monitor(
+    collector: Arc<Collector>,
+    resource: Arc<ApiResource>,
+    namespaced: bool,
+    shutdown: CancellationToken,
+) {
     let api: Api<DynamicObject> = Api::all_with(collector.client.clone(), &*resource);
-    let mut events = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut events = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
     // Uids seen by the current list, to find objects deleted while the watch was down.
     let mut known: HashSet<String> = HashSet::new();
     let mut listing: HashSet<String> = HashSet::new();
@@ -129,7 +145,11 @@ fn node_of(obj: &DynamicObject, resource: &Arc<ApiResource>, namespaced: bool) -
     let meta = &obj.metadata;
     Some(Node {
         resource: Arc::clone(resource),
-        namespace: if namespaced { meta.namespace.clone() } else { None },
+        namespace: if namespaced {
+            meta.namespace.clone()
+        } else {
+            None
+        },
         name: meta.name.clone()?,
         uid: meta.uid.clone()?,
         resource_version: meta.resource_version.clone(),
@@ -148,13 +168,17 @@ pub struct Kinds {
 impl Kinds {
     /// Records `resource`.
     pub fn insert(&mut self, resource: &Arc<ApiResource>, namespaced: bool) {
-        self.by_kind
-            .insert((resource.api_version.clone(), resource.kind.clone()), (Arc::clone(resource), namespaced));
+        self.by_kind.insert(
+            (resource.api_version.clone(), resource.kind.clone()),
+            (Arc::clone(resource), namespaced),
+        );
     }
 
     /// The resource of `api_version`/`kind` and whether it is namespaced.
     pub fn get(&self, api_version: &str, kind: &str) -> Option<(Arc<ApiResource>, bool)> {
-        self.by_kind.get(&(api_version.to_owned(), kind.to_owned())).cloned()
+        self.by_kind
+            .get(&(api_version.to_owned(), kind.to_owned()))
+            .cloned()
     }
 }
 

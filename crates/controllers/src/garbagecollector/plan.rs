@@ -28,7 +28,11 @@ pub enum DependentStep {
 }
 
 /// Decides for a dependent whose owners are `owners` (uid, state).
-pub fn plan_dependent(node: &Node, owners: &[(String, OwnerState)], has_dependents: bool) -> DependentStep {
+pub fn plan_dependent(
+    node: &Node,
+    owners: &[(String, OwnerState)],
+    has_dependents: bool,
+) -> DependentStep {
     let solid = owners.iter().any(|(_, state)| *state == OwnerState::Solid);
     if solid {
         let drop: Vec<String> = owners
@@ -36,9 +40,15 @@ pub fn plan_dependent(node: &Node, owners: &[(String, OwnerState)], has_dependen
             .filter(|(_, state)| *state != OwnerState::Solid)
             .map(|(uid, _)| uid.clone())
             .collect();
-        return if drop.is_empty() { DependentStep::Keep } else { DependentStep::DropReferences(drop) };
+        return if drop.is_empty() {
+            DependentStep::Keep
+        } else {
+            DependentStep::DropReferences(drop)
+        };
     }
-    let waiting = owners.iter().any(|(_, state)| *state == OwnerState::WaitingForDependents);
+    let waiting = owners
+        .iter()
+        .any(|(_, state)| *state == OwnerState::WaitingForDependents);
     // A dependent of a foreground-deleting owner is itself deleted in the foreground when it
     // has dependents, so the whole chain goes bottom-up.
     if waiting && has_dependents {
@@ -72,7 +82,12 @@ pub fn plan_owner(owner: &Node, dependents: &[&Node]) -> OwnerStep {
         return OwnerStep::Nothing;
     }
     if owner.has_finalizer(ORPHAN) {
-        return OwnerStep::Orphan(dependents.iter().map(|dependent| dependent.uid.clone()).collect());
+        return OwnerStep::Orphan(
+            dependents
+                .iter()
+                .map(|dependent| dependent.uid.clone())
+                .collect(),
+        );
     }
     if !owner.has_finalizer(FOREGROUND) {
         return OwnerStep::Nothing;
@@ -80,10 +95,9 @@ pub fn plan_owner(owner: &Node, dependents: &[&Node]) -> OwnerStep {
     let blocking: Vec<&&Node> = dependents
         .iter()
         .filter(|dependent| {
-            dependent
-                .owners
-                .iter()
-                .any(|reference| reference.uid == owner.uid && reference.block_owner_deletion == Some(true))
+            dependent.owners.iter().any(|reference| {
+                reference.uid == owner.uid && reference.block_owner_deletion == Some(true)
+            })
         })
         .collect();
     if blocking.is_empty() {
@@ -110,15 +124,55 @@ mod tests {
         let mut orphaning = node("d", &[]);
         orphaning.finalizers = vec![ORPHAN.to_owned()];
         let cases = [
-            ("solid owner", &plain, vec![Solid], false, DependentStep::Keep),
-            ("solid and dangling", &plain, vec![Solid, Dangling], false, DependentStep::DropReferences(vec!["o1".to_owned()])),
-            ("all dangling", &plain, vec![Dangling], false, DependentStep::Delete(PropagationPolicy::Background)),
-            ("owner in foreground, leaf", &plain, vec![WaitingForDependents], false, DependentStep::Delete(PropagationPolicy::Background)),
-            ("owner in foreground, with dependents", &plain, vec![WaitingForDependents], true, DependentStep::Delete(PropagationPolicy::Foreground)),
-            ("dangling, asked to orphan", &orphaning, vec![Dangling], false, DependentStep::Delete(PropagationPolicy::Orphan)),
+            (
+                "solid owner",
+                &plain,
+                vec![Solid],
+                false,
+                DependentStep::Keep,
+            ),
+            (
+                "solid and dangling",
+                &plain,
+                vec![Solid, Dangling],
+                false,
+                DependentStep::DropReferences(vec!["o1".to_owned()]),
+            ),
+            (
+                "all dangling",
+                &plain,
+                vec![Dangling],
+                false,
+                DependentStep::Delete(PropagationPolicy::Background),
+            ),
+            (
+                "owner in foreground, leaf",
+                &plain,
+                vec![WaitingForDependents],
+                false,
+                DependentStep::Delete(PropagationPolicy::Background),
+            ),
+            (
+                "owner in foreground, with dependents",
+                &plain,
+                vec![WaitingForDependents],
+                true,
+                DependentStep::Delete(PropagationPolicy::Foreground),
+            ),
+            (
+                "dangling, asked to orphan",
+                &orphaning,
+                vec![Dangling],
+                false,
+                DependentStep::Delete(PropagationPolicy::Orphan),
+            ),
         ];
         for (name, dependent, states, has_dependents, want) in cases {
-            let owners: Vec<(String, OwnerState)> = states.into_iter().enumerate().map(|(i, state)| (format!("o{i}"), state)).collect();
+            let owners: Vec<(String, OwnerState)> = states
+                .into_iter()
+                .enumerate()
+                .map(|(i, state)| (format!("o{i}"), state))
+                .collect();
             let got = plan_dependent(dependent, &owners, has_dependents);
             assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}");
         }
@@ -133,14 +187,20 @@ mod tests {
         let mut blocking_deleting = node("bd", &[("o", true)]);
         blocking_deleting.deleting = true;
         let not_blocking = node("n", &[("o", false)]);
-        assert_eq!(plan_owner(&owner, &[&not_blocking]), OwnerStep::FinishForeground);
+        assert_eq!(
+            plan_owner(&owner, &[&not_blocking]),
+            OwnerStep::FinishForeground
+        );
         assert_eq!(plan_owner(&owner, &[]), OwnerStep::FinishForeground);
         assert_eq!(
             plan_owner(&owner, &[&blocking, &blocking_deleting, &not_blocking]),
             OwnerStep::AwaitDependents(vec!["b".to_owned(), "n".to_owned()])
         );
         owner.finalizers = vec![ORPHAN.to_owned()];
-        assert_eq!(plan_owner(&owner, &[&blocking]), OwnerStep::Orphan(vec!["b".to_owned()]));
+        assert_eq!(
+            plan_owner(&owner, &[&blocking]),
+            OwnerStep::Orphan(vec!["b".to_owned()])
+        );
         owner.deleting = false;
         assert_eq!(plan_owner(&owner, &[&blocking]), OwnerStep::Nothing);
     }

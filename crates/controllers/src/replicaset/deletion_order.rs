@@ -24,12 +24,21 @@ pub fn deletion_order(pods: &mut [Arc<Pod>]) {
             *per_node.entry(node.to_owned()).or_default() += 1;
         }
     }
-    let rank = |pod: &Pod| node_of(pod).and_then(|node| per_node.get(node)).copied().unwrap_or(0);
+    let rank = |pod: &Pod| {
+        node_of(pod)
+            .and_then(|node| per_node.get(node))
+            .copied()
+            .unwrap_or(0)
+    };
     pods.sort_by(|a, b| compare(a, rank(a), b, rank(b)));
 }
 
 fn node_of(pod: &Pod) -> Option<&str> {
-    pod.spec.as_ref()?.node_name.as_deref().filter(|node| !node.is_empty())
+    pod.spec
+        .as_ref()?
+        .node_name
+        .as_deref()
+        .filter(|node| !node.is_empty())
 }
 
 /// `Less` means "delete `a` before `b`".
@@ -99,15 +108,26 @@ mod tests {
             ),
             (
                 "newer before older",
-                pod("newer").on("n1").phase("Running").ready_at(10).created_at(20),
-                pod("older").on("n1").phase("Running").ready_at(10).created_at(5),
+                pod("newer")
+                    .on("n1")
+                    .phase("Running")
+                    .ready_at(10)
+                    .created_at(20),
+                pod("older")
+                    .on("n1")
+                    .phase("Running")
+                    .ready_at(10)
+                    .created_at(5),
             ),
         ];
         for (name, first, second) in cases {
             let want = first.metadata.name.clone();
             let mut pods = vec![Arc::new(second), Arc::new(first)];
             deletion_order(&mut pods);
-            let order: Vec<_> = pods.iter().filter_map(|pod| pod.metadata.name.clone()).collect();
+            let order: Vec<_> = pods
+                .iter()
+                .filter_map(|pod| pod.metadata.name.clone())
+                .collect();
             assert_eq!(order.first(), want.as_ref(), "{name}: {order:?}");
         }
     }
@@ -115,11 +135,32 @@ mod tests {
     #[test]
     fn pods_crowded_on_one_node_go_before_a_pod_alone() {
         let mut pods = vec![
-            Arc::new(pod("alone").on("n2").phase("Running").ready_at(10).created_at(1)),
-            Arc::new(pod("crowded-a").on("n1").phase("Running").ready_at(10).created_at(1)),
-            Arc::new(pod("crowded-b").on("n1").phase("Running").ready_at(10).created_at(1)),
+            Arc::new(
+                pod("alone")
+                    .on("n2")
+                    .phase("Running")
+                    .ready_at(10)
+                    .created_at(1),
+            ),
+            Arc::new(
+                pod("crowded-a")
+                    .on("n1")
+                    .phase("Running")
+                    .ready_at(10)
+                    .created_at(1),
+            ),
+            Arc::new(
+                pod("crowded-b")
+                    .on("n1")
+                    .phase("Running")
+                    .ready_at(10)
+                    .created_at(1),
+            ),
         ];
         deletion_order(&mut pods);
-        assert_eq!(pods.last().and_then(|pod| pod.metadata.name.as_deref()), Some("alone"));
+        assert_eq!(
+            pods.last().and_then(|pod| pod.metadata.name.as_deref()),
+            Some("alone")
+        );
     }
 }

@@ -12,7 +12,9 @@ use super::status::ReplicaStatus;
 use crate::framework::Watchable;
 
 /// What the replica controller needs from a ReplicaSet-like object.
-pub trait Replicated: Watchable + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> {
+pub trait Replicated:
+    Watchable + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+{
     /// The `--controllers` name.
     const CONTROLLER: &'static str;
     /// The event source (upstream's controller name in Events).
@@ -34,16 +36,26 @@ impl Replicated for ReplicaSet {
     const COMPONENT: &'static str = "replicaset-controller";
 
     fn selector(&self) -> Result<Selector, ParseExpressionError> {
-        self.spec.as_ref().map(|spec| spec.selector.clone()).unwrap_or_default().try_into()
+        self.spec
+            .as_ref()
+            .map(|spec| spec.selector.clone())
+            .unwrap_or_default()
+            .try_into()
     }
     fn template(&self) -> Option<&PodTemplateSpec> {
         self.spec.as_ref()?.template.as_ref()
     }
     fn replicas(&self) -> i32 {
-        self.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1)
+        self.spec
+            .as_ref()
+            .and_then(|spec| spec.replicas)
+            .unwrap_or(1)
     }
     fn min_ready_seconds(&self) -> i32 {
-        self.spec.as_ref().and_then(|spec| spec.min_ready_seconds).unwrap_or(0)
+        self.spec
+            .as_ref()
+            .and_then(|spec| spec.min_ready_seconds)
+            .unwrap_or(0)
     }
     fn status(&self) -> ReplicaStatus {
         ReplicaStatus::from_wire(self.status.as_ref())
@@ -67,10 +79,16 @@ impl Replicated for ReplicationController {
         self.spec.as_ref()?.template.as_ref()
     }
     fn replicas(&self) -> i32 {
-        self.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1)
+        self.spec
+            .as_ref()
+            .and_then(|spec| spec.replicas)
+            .unwrap_or(1)
     }
     fn min_ready_seconds(&self) -> i32 {
-        self.spec.as_ref().and_then(|spec| spec.min_ready_seconds).unwrap_or(0)
+        self.spec
+            .as_ref()
+            .and_then(|spec| spec.min_ready_seconds)
+            .unwrap_or(0)
     }
     fn status(&self) -> ReplicaStatus {
         ReplicaStatus::from_wire(self.status.as_ref())

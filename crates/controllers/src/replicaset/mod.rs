@@ -104,7 +104,9 @@ fn start<K: Replicated>(ctx: Context) -> BoxFuture<'static, Result<(), crate::Er
             .primary(&owners)
             .owned(&pods)
             // An orphan wakes every owner whose selector matches it, to be adopted.
-            .mapped(&pods, move |change| orphan_owners::<K>(&owner_store, change))
+            .mapped(&pods, move |change| {
+                orphan_owners::<K>(&owner_store, change)
+            })
             .mapped(&owners, move |change| {
                 if let Change::Deleted(owner) = change {
                     forget.expectations.forget(&ObjectRef::from_obj(&**owner));
@@ -126,7 +128,11 @@ fn orphan_owners<K: Replicated>(owners: &Store<K>, change: &Change<Pod>) -> Vec<
         .state()
         .iter()
         .filter(|owner| owner.namespace() == pod.namespace())
-        .filter(|owner| owner.selector().is_ok_and(|selector| selector.matches(pod.labels())))
+        .filter(|owner| {
+            owner
+                .selector()
+                .is_ok_and(|selector| selector.matches(pod.labels()))
+        })
         .map(|owner| ObjectRef::from_obj(&**owner))
         .collect()
 }
@@ -143,7 +149,8 @@ async fn sync<K: Replicated>(owner: Arc<K>, state: Arc<State<K>>) -> Result<Acti
         }
     };
     let candidates = state.pods.state_filter(|pod| {
-        pod.metadata.namespace.as_deref() == Some(namespace.as_str()) && crate::pod_state::is_active(pod)
+        pod.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && crate::pod_state::is_active(pod)
     });
     let pods_api: Api<Pod> = Api::namespaced(state.client.clone(), &namespace);
     let owners_api: Api<K> = Api::namespaced(state.client.clone(), &namespace);
@@ -152,12 +159,16 @@ async fn sync<K: Replicated>(owner: Arc<K>, state: Arc<State<K>>) -> Result<Acti
         // Upstream's `RecheckDeletionTimestamp`: adopt only if a fresh read shows the owner
         // is the same object and is not being deleted.
         let fresh = owners_api.get_opt(&owner.name_any()).await?;
-        Ok(fresh.is_some_and(|fresh| fresh.uid() == owner_uid && fresh.meta().deletion_timestamp.is_none()))
+        Ok(fresh.is_some_and(|fresh| {
+            fresh.uid() == owner_uid && fresh.meta().deletion_timestamp.is_none()
+        }))
     })
     .await
     .map_err(SyncError::Claim)?;
 
-    let manage = if owner.meta().deletion_timestamp.is_none() && state.expectations.satisfied(&key, &state.pods) {
+    let manage = if owner.meta().deletion_timestamp.is_none()
+        && state.expectations.satisfied(&key, &state.pods)
+    {
         manage_replicas(&*owner, &mut pods, &pods_api, &state).await
     } else {
         Ok(())
@@ -174,7 +185,9 @@ async fn sync<K: Replicated>(owner: Arc<K>, state: Arc<State<K>>) -> Result<Acti
     });
     let status = calculate(&Observed {
         generation: owner.meta().generation.unwrap_or(0),
-        template_labels: owner.template().and_then(|template| template.metadata.as_ref()?.labels.as_ref()),
+        template_labels: owner
+            .template()
+            .and_then(|template| template.metadata.as_ref()?.labels.as_ref()),
         min_ready_seconds: owner.min_ready_seconds(),
         pods: &pods,
         failure,
@@ -183,7 +196,11 @@ async fn sync<K: Replicated>(owner: Arc<K>, state: Arc<State<K>>) -> Result<Acti
     });
     if status != current {
         owners_api
-            .patch_status(&owner.name_any(), &PatchParams::default(), &Patch::Merge(status::patch(&status)))
+            .patch_status(
+                &owner.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(status::patch(&status)),
+            )
             .await
             .map_err(SyncError::Status)?;
     }
@@ -191,8 +208,13 @@ async fn sync<K: Replicated>(owner: Arc<K>, state: Arc<State<K>>) -> Result<Acti
     // Pods that are ready but not yet available become available after minReadySeconds
     // without any event: come back then (upstream requeues the same way).
     let min_ready = owner.min_ready_seconds();
-    if min_ready > 0 && status.ready_replicas == owner.replicas() && status.available_replicas != owner.replicas() {
-        return Ok(Action::requeue(std::time::Duration::from_secs(u64::try_from(min_ready).unwrap_or(0))));
+    if min_ready > 0
+        && status.ready_replicas == owner.replicas()
+        && status.available_replicas != owner.replicas()
+    {
+        return Ok(Action::requeue(std::time::Duration::from_secs(
+            u64::try_from(min_ready).unwrap_or(0),
+        )));
     }
     Ok(Action::await_change())
 }
@@ -232,10 +254,16 @@ async fn manage_replicas<K: Replicated>(
         let created: Vec<ObjectRef<Pod>> = started.done.iter().map(ObjectRef::from_obj).collect();
         state.expectations.expect(key, created, Vec::new());
         for pod in &started.done {
-            state.recorder.normal(owner, SUCCESSFUL_CREATE, format!("Created pod: {}", pod.name_any()));
+            state.recorder.normal(
+                owner,
+                SUCCESSFUL_CREATE,
+                format!("Created pod: {}", pod.name_any()),
+            );
         }
         if let Some(error) = started.error {
-            state.recorder.warning(owner, FAILED_CREATE, format!("Error creating: {error}"));
+            state
+                .recorder
+                .warning(owner, FAILED_CREATE, format!("Error creating: {error}"));
             return Err(SyncError::Create(error));
         }
     } else if pods.len() > want {
@@ -256,10 +284,18 @@ async fn manage_replicas<K: Replicated>(
             match result {
                 Ok(()) => {
                     deleted.push((ObjectRef::from_obj(&**pod), pod.uid().unwrap_or_default()));
-                    state.recorder.normal(owner, SUCCESSFUL_DELETE, format!("Deleted pod: {}", pod.name_any()));
+                    state.recorder.normal(
+                        owner,
+                        SUCCESSFUL_DELETE,
+                        format!("Deleted pod: {}", pod.name_any()),
+                    );
                 }
                 Err(error) => {
-                    state.recorder.warning(owner, FAILED_DELETE, format!("Error deleting: {error}"));
+                    state.recorder.warning(
+                        owner,
+                        FAILED_DELETE,
+                        format!("Error deleting: {error}"),
+                    );
                     first_error.get_or_insert(error);
                 }
             }
@@ -275,7 +311,10 @@ async fn manage_replicas<K: Replicated>(
 /// A new pod for `owner` from its template (upstream `GetPodFromTemplate`): the template's
 /// labels, annotations and spec, a generated name prefixed by the owner's, and the owner as
 /// its controller.
-pub fn pod_from_template<K: Resource<DynamicType = ()>>(owner: &K, template: &PodTemplateSpec) -> Pod {
+pub fn pod_from_template<K: Resource<DynamicType = ()>>(
+    owner: &K,
+    template: &PodTemplateSpec,
+) -> Pod {
     let template_meta = template.metadata.clone().unwrap_or_default();
     Pod {
         metadata: ObjectMeta {
@@ -336,8 +375,14 @@ mod tests {
         assert_eq!(pod.metadata.namespace.as_deref(), Some("default"));
         let controller = controller_of(&pod);
         assert_eq!(controller.map(|owner| owner.uid.as_str()), Some("rs-uid"));
-        assert_eq!(controller.and_then(|owner| owner.block_owner_deletion), Some(true));
-        assert_eq!(controller.map(|owner| owner.kind.as_str()), Some("ReplicaSet"));
+        assert_eq!(
+            controller.and_then(|owner| owner.block_owner_deletion),
+            Some(true)
+        );
+        assert_eq!(
+            controller.map(|owner| owner.kind.as_str()),
+            Some("ReplicaSet")
+        );
     }
 
     #[test]
@@ -350,7 +395,11 @@ mod tests {
         owned.metadata.owner_references = Some(vec![claim::controller_ref(&replica_set())]);
         let mut other = orphan.clone();
         other.metadata.labels = Some([("app".to_owned(), "db".to_owned())].into());
-        let cases = [("matching orphan", orphan, 1), ("owned", owned, 0), ("not matching", other, 0)];
+        let cases = [
+            ("matching orphan", orphan, 1),
+            ("owned", owned, 0),
+            ("not matching", other, 0),
+        ];
         for (name, pod, want) in cases {
             let got = orphan_owners::<ReplicaSet>(&store, &Change::Applied(Arc::new(pod)));
             assert_eq!(got.len(), want, "{name}");

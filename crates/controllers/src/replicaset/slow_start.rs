@@ -84,8 +84,14 @@ mod tests {
             })
             .await;
             assert_eq!(calls.get(), want_calls, "count {count} failing {failing:?}");
-            assert_eq!(started.skipped, want_skipped, "count {count} failing {failing:?}");
-            assert_eq!(started.error.is_some(), failing.is_some_and(|index| index < count));
+            assert_eq!(
+                started.skipped, want_skipped,
+                "count {count} failing {failing:?}"
+            );
+            assert_eq!(
+                started.error.is_some(),
+                failing.is_some_and(|index| index < count)
+            );
         }
     }
 }

@@ -105,7 +105,9 @@ pub fn calculate(observed: &Observed<'_>) -> ReplicaStatus {
         .filter(|pod| {
             observed.template_labels.is_none_or(|labels| {
                 let pod_labels = pod.metadata.labels.as_ref();
-                labels.iter().all(|(key, value)| pod_labels.and_then(|have| have.get(key)) == Some(value))
+                labels
+                    .iter()
+                    .all(|(key, value)| pod_labels.and_then(|have| have.get(key)) == Some(value))
             })
         })
         .count();
@@ -182,7 +184,13 @@ mod tests {
             now: at(110),
         });
         assert_eq!(
-            (status.replicas, status.fully_labeled_replicas, status.ready_replicas, status.available_replicas, status.observed_generation),
+            (
+                status.replicas,
+                status.fully_labeled_replicas,
+                status.ready_replicas,
+                status.available_replicas,
+                status.observed_generation
+            ),
             (3, 1, 2, 1, 3)
         );
     }
@@ -204,10 +212,19 @@ mod tests {
         };
         let first = observe(&failed, &none, at(1));
         assert_eq!(first.conditions.len(), 1);
-        assert_eq!(first.conditions.first().and_then(|c| c.reason.as_deref()), Some("FailedCreate"));
+        assert_eq!(
+            first.conditions.first().and_then(|c| c.reason.as_deref()),
+            Some("FailedCreate")
+        );
         let again = observe(&failed, &first, at(2));
-        assert_eq!(again.conditions, first.conditions, "the transition time is kept");
+        assert_eq!(
+            again.conditions, first.conditions,
+            "the transition time is kept"
+        );
         assert!(observe(&None, &again, at(3)).conditions.is_empty());
-        assert_eq!(patch(&observe(&None, &again, at(3)))["status"]["conditions"], serde_json::Value::Null);
+        assert_eq!(
+            patch(&observe(&None, &again, at(3)))["status"]["conditions"],
+            serde_json::Value::Null
+        );
     }
 }

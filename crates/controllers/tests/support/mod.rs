@@ -49,7 +49,9 @@ impl Cluster {
         let options = rkube_controllers::Options::new("test-manager");
         let manager_client = client.clone();
         tokio::spawn(async move {
-            let result = rkube_controllers::run(manager_client, options, manager_stop.cancelled_owned()).await;
+            let result =
+                rkube_controllers::run(manager_client, options, manager_stop.cancelled_owned())
+                    .await;
             if let Err(error) = result {
                 panic!("controller manager failed: {error}");
             }
@@ -85,7 +87,10 @@ impl Drop for Cluster {
 /// The stand-in kubelet: binds, starts (Running + Ready) and finishes deleting pods.
 async fn kubelet(client: Client, stop: CancellationToken) {
     let pods: Api<Pod> = Api::all(client.clone());
-    let mut events = watcher::watcher(pods, watcher::Config::default()).default_backoff().applied_objects().boxed();
+    let mut events = watcher::watcher(pods, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .boxed();
     loop {
         let pod = tokio::select! {
             () = stop.cancelled() => return,
@@ -99,15 +104,40 @@ async fn kubelet(client: Client, stop: CancellationToken) {
         let name = pod.name_any();
         // Errors are races with the controllers (pod gone, changed): the next event retries.
         if pod.metadata.deletion_timestamp.is_some() {
-            let _ = api.delete(&name, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await;
-        } else if pod.spec.as_ref().and_then(|spec| spec.node_name.as_deref()).is_none_or(str::is_empty) {
+            let _ = api
+                .delete(
+                    &name,
+                    &DeleteParams {
+                        grace_period_seconds: Some(0),
+                        ..DeleteParams::default()
+                    },
+                )
+                .await;
+        } else if pod
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.node_name.as_deref())
+            .is_none_or(str::is_empty)
+        {
             let binding = json!({
                 "apiVersion": "v1", "kind": "Binding",
                 "metadata": { "name": name, "namespace": pod.namespace() },
                 "target": { "apiVersion": "v1", "kind": "Node", "name": NODE }
             });
-            let _ = api.create_subresource::<_, serde_json::Value>("binding", &name, &PostParams::default(), &binding).await;
-        } else if pod.status.as_ref().and_then(|status| status.phase.as_deref()) != Some("Running") {
+            let _ = api
+                .create_subresource::<_, serde_json::Value>(
+                    "binding",
+                    &name,
+                    &PostParams::default(),
+                    &binding,
+                )
+                .await;
+        } else if pod
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref())
+            != Some("Running")
+        {
             let now = Timestamp::now().to_string();
             let status = json!({ "status": {
                 "phase": "Running",
@@ -119,14 +149,21 @@ async fn kubelet(client: Client, stop: CancellationToken) {
                     { "type": "Ready", "status": "True", "lastTransitionTime": now }
                 ]
             }});
-            let _ = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await;
+            let _ = api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                .await;
         }
     }
 }
 
 /// Watches `api` until `done` holds for the objects it lists, calling `observe` on every
 /// state on the way; panics with `what` after [`DEADLINE`].
-pub async fn until<K>(api: Api<K>, what: &str, observe: impl FnMut(&[Arc<K>]), done: impl Fn(&[Arc<K>]) -> bool) -> Vec<Arc<K>>
+pub async fn until<K>(
+    api: Api<K>,
+    what: &str,
+    observe: impl FnMut(&[Arc<K>]),
+    done: impl Fn(&[Arc<K>]) -> bool,
+) -> Vec<Arc<K>>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -145,9 +182,10 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (store, writer): (Store<K>, _) = reflector::store();
-    let mut events = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .boxed();
+    let mut events =
+        reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
+            .default_backoff()
+            .boxed();
     let wait = async {
         while let Some(event) = events.next().await {
             if matches!(event, Ok(Event::Init | Event::InitApply(_))) {
@@ -163,5 +201,10 @@ where
     };
     tokio::time::timeout(deadline, wait)
         .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}; last state: {:#?}", store.state()))
+        .unwrap_or_else(|_| {
+            panic!(
+                "timed out waiting for {what}; last state: {:#?}",
+                store.state()
+            )
+        })
 }
