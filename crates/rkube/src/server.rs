@@ -55,7 +55,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // Embedded components (scheduler, controller-manager, agent) are
     // spawned here with `components.spawn(name, |stop| …)`.
     let manager_client = client.clone();
-    components.spawn("controller-manager", |stop| crate::controller_manager::embedded(manager_client, stop));
+    components.spawn("controller-manager", |stop| {
+        crate::controller_manager::embedded(manager_client, stop)
+    });
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
