@@ -32,8 +32,11 @@ pub struct ControllerManagerArgs {
 /// Runs the controller manager until Ctrl-C or SIGTERM.
 pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
     let client = client_from_kubeconfig(&args.kubeconfig).await?;
-    let selection = Selection::parse(&args.controllers, registry::names()).context("--controllers")?;
-    let mut options = Options::new(identity()).controllers(selection).workers(args.concurrent_syncs);
+    let selection =
+        Selection::parse(&args.controllers, registry::names()).context("--controllers")?;
+    let mut options = Options::new(identity())
+        .controllers(selection)
+        .workers(args.concurrent_syncs);
     if args.leader_elect {
         options = options.leader_elect();
     }
@@ -44,7 +47,10 @@ pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
 
 /// The controller manager embedded in `rkube server`: every default controller, no
 /// leader election (one server, one manager).
-pub async fn embedded(client: kube::Client, stop: impl std::future::Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn embedded(
+    client: kube::Client,
+    stop: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     rkube_controllers::run(client, Options::new(identity()), stop)
         .await
         .context("controller manager")

@@ -229,7 +229,9 @@ mod tests {
     fn old_replica_sets_shrink_within_max_unavailable() {
         // desired 10, maxUnavailable 2: min available 8.
         // (old sets (replicas, available), new (replicas, available), want old sizes)
-        let cases: &[(&[(i32, i32)], (i32, i32), &[i32])] = &[
+        // (old sets (replicas, available), new (replicas, available), want old sizes)
+        type Case<'a> = (&'a [(i32, i32)], (i32, i32), &'a [i32]);
+        let cases: &[Case] = &[
             // New set not available yet: only 2 old pods may go.
             (&[(10, 10)], (3, 0), &[8]),
             // New set has 3 available: 13 pods, 13 available, keep 8 → drop 5.

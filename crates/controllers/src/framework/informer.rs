@@ -17,7 +17,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// What a kind must be to have a shared informer: a built-in type known at compile time.
@@ -78,6 +78,9 @@ impl<K> Hub<K> {
 pub struct Informer<K: Watchable> {
     store: Store<K>,
     hub: Arc<Hub<K>>,
+    /// True once the first list is in the cache. (The store's own `wait_until_ready` wakes
+    /// only its last waiter, and several controllers wait on one informer.)
+    synced: watch::Receiver<bool>,
 }
 
 impl<K: Watchable> Clone for Informer<K> {
@@ -85,6 +88,7 @@ impl<K: Watchable> Clone for Informer<K> {
         Informer {
             store: self.store.clone(),
             hub: Arc::clone(&self.hub),
+            synced: self.synced.clone(),
         }
     }
 }
@@ -97,9 +101,10 @@ impl<K: Watchable> Informer<K> {
 
     /// Waits until the first list has filled the cache (upstream's `WaitForCacheSync`).
     pub async fn synced(&self) {
-        // The writer lives as long as the informer task; if it is gone we are shutting down
+        // The sender lives as long as the informer task; if it is gone we are shutting down
         // and there is nothing to wait for.
-        let _ = self.store.wait_until_ready().await;
+        let mut synced = self.synced.clone();
+        let _ = synced.wait_for(|synced| *synced).await;
     }
 
     /// A feed of every change from now on, starting with every object already cached as
@@ -154,16 +159,19 @@ impl SharedInformers {
             return existing.clone();
         }
         let (store, writer) = reflector::store::<K>();
+        let (synced_tx, synced) = watch::channel(false);
         let informer = Informer {
             store,
             hub: Arc::new(Hub {
                 subscribers: Mutex::new(Vec::new()),
             }),
+            synced,
         };
         tokio::spawn(pump(
             Api::<K>::all(self.client.clone()),
             writer,
             Arc::clone(&informer.hub),
+            synced_tx,
             self.shutdown.clone(),
         ));
         informers.insert(TypeId::of::<K>(), Box::new(informer.clone()));
@@ -177,6 +185,7 @@ async fn pump<K: Watchable>(
     api: Api<K>,
     mut writer: reflector::store::Writer<K>,
     hub: Arc<Hub<K>>,
+    synced: watch::Sender<bool>,
     shutdown: CancellationToken,
 ) {
     let store = writer.as_reader();
@@ -220,6 +229,7 @@ async fn pump<K: Watchable>(
                 for obj in listed.drain(..) {
                     hub.publish(&Change::Applied(obj));
                 }
+                synced.send_replace(true);
             }
             Event::Apply(obj) => {
                 writer.apply_watcher_event(&event);

@@ -168,7 +168,7 @@ async fn process(collector: &Collector, uid: &str) -> Result<(), CollectError> {
         return match plan::plan_owner(&node, &refs) {
             OwnerStep::Orphan(uids) => {
                 for dependent in dependents.iter().filter(|d| uids.contains(&d.uid)) {
-                    drop_references(collector, dependent, &[node.uid.clone()]).await?;
+                    drop_references(collector, dependent, std::slice::from_ref(&node.uid)).await?;
                 }
                 remove_finalizer(collector, &node, ORPHAN).await
             }
