@@ -148,7 +148,6 @@ async fn run_controllers(
         running.clone(),
     )
     .with_settings(options.settings.clone());
-    );
     let mut tasks = JoinSet::new();
     for descriptor in selected {
         tracing::info!(controller = descriptor.name, "starting controller");

@@ -83,9 +83,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.cluster_dns_listen {
         crate::dns::spawn(&mut components, client.clone(), listen);
     }
-    components.spawn("controller-manager", |stop| {
-        crate::controller_manager::embedded(manager_client, stop)
-    });
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
