@@ -60,7 +60,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         });
     }
     let manager_client = client.clone();
-    components.spawn("controller-manager", |stop| crate::controller_manager::embedded(manager_client, stop));
+    components.spawn("controller-manager", |stop| {
+        crate::controller_manager::embedded(manager_client, stop)
+    });
     if !args.disable_proxy && crate::proxy::is_root() {
         let proxy = client.clone();
         let options = rkube_proxy::ProxyOptions::default()
@@ -144,7 +146,6 @@ fn api_stopped(
 
 /// Completes on Ctrl-C or SIGTERM.
 pub(crate) async fn shutdown_signal() {
-pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,

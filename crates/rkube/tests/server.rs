@@ -155,7 +155,10 @@ fn a_backup_taken_while_serving_starts_a_new_cluster_with_the_same_objects() {
 
     // Restoring over a store that exists would lose it: refused.
     server.stop().unwrap();
-    let err = server.restart_with(&[CONTROL_PLANE_ONLY, &[restore.as_str()]].concat()).unwrap_err().to_string();
+    let err = server
+        .restart_with(&[CONTROL_PLANE_ONLY, &[restore.as_str()]].concat())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("refusing to restore over the existing store"),
         "{err}"
