@@ -1,23 +1,25 @@
-//! `rkube agent`: the node agent. For now only its simulated mode,
-//! `rkube agent --simulate N`, which registers N simulated nodes (no
-//! containers; see docs/simnode.md) and runs them until Ctrl-C or SIGTERM.
+//! `rkube agent`: the node agent — kubelet (with its own containerd),
+//! service proxy and cluster DNS — joining the cluster its kubeconfig names;
+//! or, with `--simulate N`, N simulated nodes without containers (see
+//! docs/simnode.md). Runs until Ctrl-C or SIGTERM.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use tracing::info;
 
 use crate::cli::AgentArgs;
-use crate::components::client_from_kubeconfig;
+use crate::components::{client_from_kubeconfig, Components};
+use crate::node::{self, NodeComponents};
 
 /// Runs the agent until a shutdown signal.
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let Some(count) = args.simulate else {
-        bail!("the containerd agent is not built yet; use --simulate N for simulated nodes");
-    };
     let kubeconfig = args
         .kubeconfig
         .clone()
         .unwrap_or_else(|| args.data_dir.join("admin.kubeconfig"));
     let client = client_from_kubeconfig(&kubeconfig).await?;
+    let Some(count) = args.simulate else {
+        return run_node(client, &args).await;
+    };
     let options = rkube_simnode::SimOptions::new(count)
         .with_name_prefix(args.node_name_prefix)
         .with_capacity(rkube_simnode::NodeResources {
@@ -31,4 +33,20 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     rkube_simnode::run(client, options, crate::server::shutdown_signal())
         .await
         .context("running simulated nodes")
+}
+
+/// This machine as a node: kubelet, proxy (as root) and DNS (as root).
+async fn run_node(client: kube::Client, args: &AgentArgs) -> anyhow::Result<()> {
+    let root = node::is_root();
+    let mut components = Components::new();
+    NodeComponents {
+        kubelet: Some(crate::kubelet::agent_options(&args.data_dir, None)),
+        proxy: root,
+        dns: root.then(node::default_dns_listen),
+    }
+    .spawn(&mut components, &client);
+    info!(node = %node::name(), "agent started");
+    let outcome = components.run_until(crate::server::shutdown_signal()).await;
+    components.stop().await;
+    outcome
 }

@@ -76,8 +76,8 @@ pub struct ServerArgs {
     /// Do not run the node agent (kubelet + containerd) in this process.
     #[arg(long)]
     pub disable_agent: bool,
-    /// Run cluster DNS in the server, answering on this address (UDP and
-    /// TCP); off by default because port 53 needs root.
+    /// Where cluster DNS answers (UDP and TCP). Default: port 53 on this
+    /// node's address when the agent runs here as root; otherwise off.
     #[arg(long)]
     pub cluster_dns_listen: Option<std::net::SocketAddr>,
 }

@@ -49,18 +49,14 @@ pub async fn run(args: ControllerManagerArgs) -> anyhow::Result<()> {
 /// leader election (one server, one manager).
 pub async fn embedded(
     client: kube::Client,
+    settings: rkube_controllers::Settings,
     stop: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    rkube_controllers::run(client, Options::new(identity()), stop)
+    rkube_controllers::run(client, Options::new(identity()).settings(settings), stop)
         .await
         .context("controller manager")
 }
 
-/// `<hostname>_<pid>`: unique among managers, readable in the Lease (upstream uses
-/// hostname + `_` + a uuid).
 fn identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .unwrap_or_else(|_| "rkube".to_owned());
-    format!("{host}_{}", std::process::id())
+    format!("{}_{}", crate::node::name(), std::process::id())
 }

@@ -92,10 +92,7 @@ pub fn spawn(components: &mut Components, client: kube::Client, listen: SocketAd
             cluster_dns: DEFAULT_CLUSTER_DNS.parse()?,
         };
         if !listen.ip().is_unspecified() {
-            let node = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|name| name.trim().to_owned())
-                .unwrap_or_else(|_| "rkube-server".to_owned());
-            publish(client.clone(), &flags, &node, listen.ip()).await?;
+            publish(client.clone(), &flags, &crate::node::name(), listen.ip()).await?;
         }
         rkube_dns::run(client, flags.options(), stop).await?;
         Ok(())

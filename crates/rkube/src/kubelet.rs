@@ -57,22 +57,11 @@ pub async fn run(args: KubeletArgs) -> anyhow::Result<()> {
 /// The agent's options under rkube's data dir, named `node_name` or after
 /// the hostname.
 pub fn agent_options(data_dir: &Path, node_name: Option<String>) -> KubeletOptions {
-    let name = node_name.unwrap_or_else(hostname);
+    let name = node_name.unwrap_or_else(crate::node::name);
     KubeletOptions::new(name, agent_dir(data_dir))
 }
 
 /// `<data-dir>/agent`.
 pub fn agent_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("agent")
-}
-
-/// The machine's hostname, lowercased as node names must be.
-fn hostname() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let name = name.trim().to_lowercase();
-    if name.is_empty() {
-        "localhost".to_string()
-    } else {
-        name
-    }
 }

@@ -10,6 +10,7 @@ mod dns;
 mod image;
 mod kubectl;
 mod kubelet;
+mod node;
 mod proxy;
 mod scheduler;
 mod server;

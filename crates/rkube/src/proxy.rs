@@ -34,19 +34,8 @@ impl ProxyArgs {
         let options = ProxyOptions::default()
             .table(self.table.clone())
             .cluster_cidr(self.cluster_cidr);
-        match self.node_name.clone().or_else(host_name) {
-            Some(name) => options.node_name(name),
-            None => options,
-        }
+        options.node_name(self.node_name.clone().unwrap_or_else(crate::node::name))
     }
-}
-
-/// The host name, as kube-proxy defaults `--hostname-override`.
-pub fn host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty())
 }
 
 /// Runs the proxy until Ctrl-C or SIGTERM, then removes its table.
@@ -55,10 +44,4 @@ pub async fn run(args: ProxyArgs) -> anyhow::Result<()> {
     rkube_proxy::run(client, args.options(), crate::server::shutdown_signal())
         .await
         .context("running the service proxy")
-}
-
-/// Whether this process runs as root, which programming nftables needs.
-pub fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }

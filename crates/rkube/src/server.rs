@@ -15,6 +15,7 @@ use tracing::info;
 
 use crate::cli::ServerArgs;
 use crate::components::{client_from_kubeconfig, Components};
+use crate::node::{self, NodeComponents};
 
 /// Runs the server until a shutdown signal.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -44,6 +45,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     // pods) while the apiserver still answers them.
     let api_stop = tokio_util::sync::CancellationToken::new();
     let kubeconfig = server.kubeconfig_path().to_path_buf();
+    let server_addr = server.local_addr();
     let mut api = tokio::spawn(server.run(api_stop.clone().cancelled_owned()));
     let client = client_from_kubeconfig(&kubeconfig).await?;
     let version = client
@@ -60,31 +62,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         });
     }
     let manager_client = client.clone();
+    let settings = controller_settings(&args, server_addr);
     components.spawn("controller-manager", |stop| {
-        crate::controller_manager::embedded(manager_client, stop)
+        crate::controller_manager::embedded(manager_client, settings, stop)
     });
-    if !args.disable_proxy && crate::proxy::is_root() {
-        let proxy = client.clone();
-        let options = rkube_proxy::ProxyOptions::default()
-            .cluster_cidr(rkube_proxy::options::Ipv4Cidr::CLUSTER_DEFAULT);
-        let options = match crate::proxy::host_name() {
-            Some(name) => options.node_name(name),
-            None => options,
-        };
-        components.spawn("proxy", |stop| async move {
-            Ok(rkube_proxy::run(proxy, options, stop).await?)
-        });
+    NodeComponents {
+        kubelet: (!args.disable_agent).then(|| crate::kubelet::agent_options(&args.data_dir, None)),
+        proxy: !args.disable_proxy && node::is_root(),
+        dns: cluster_dns_listen(&args),
     }
-    if !args.disable_agent {
-        let options = crate::kubelet::agent_options(&args.data_dir, None);
-        let client = client.clone();
-        components.spawn("agent", |stop| async move {
-            Ok(rkube_kubelet::run(client, options, stop).await?)
-        });
-    }
-    if let Some(listen) = args.cluster_dns_listen {
-        crate::dns::spawn(&mut components, client.clone(), listen);
-    }
+    .spawn(&mut components, &client);
 
     let (outcome, api_running) = tokio::select! {
         outcome = components.run_until(shutdown_signal()) => (outcome, true),
@@ -101,6 +88,30 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     outcome?;
     info!("stopped");
     Ok(())
+}
+
+/// Where cluster DNS answers: `--cluster-dns-listen`, else port 53 on this
+/// node's address when this server is also the node (as root), so that
+/// the kube-dns Service's endpoint is this machine.
+fn cluster_dns_listen(args: &ServerArgs) -> Option<SocketAddr> {
+    args.cluster_dns_listen
+        .or_else(|| (!args.disable_agent && node::is_root()).then(node::default_dns_listen))
+}
+
+/// What the controllers need to know about this cluster: the CA that
+/// `kube-root-ca.crt` publishes and the address the `kubernetes` Service's
+/// endpoints name (this machine's address when listening on all of them).
+fn controller_settings(args: &ServerArgs, listening: SocketAddr) -> rkube_controllers::Settings {
+    let advertised = if listening.ip().is_unspecified() {
+        SocketAddr::new(rkube_kubelet::machine::node_ip(), listening.port())
+    } else {
+        listening
+    };
+    rkube_controllers::Settings {
+        root_ca_pem: std::fs::read_to_string(args.data_dir.join("tls").join("ca.crt")).ok(),
+        apiserver_endpoint: Some(advertised),
+        ..rkube_controllers::Settings::default()
+    }
 }
 
 /// The embedded store by default; etcd when `--datastore-endpoint etcd://…`.
