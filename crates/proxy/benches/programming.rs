@@ -5,7 +5,8 @@
 //!    holds it (p50/p99 over 20 changes).
 //!
 //! Sizes: `RKUBE_PROXY_BENCH_SIZES=1000,10000` (the default) for part 1,
-//! `RKUBE_PROXY_BENCH_LATENCY_SIZES` (the same default) for part 2.
+//! `RKUBE_PROXY_BENCH_LATENCY_SIZES` (the same default) for part 2. Under
+//! `cargo test` (no `--bench`) both default to 50, a smoke run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -233,9 +234,16 @@ async fn programming_latency(n: usize) {
 
 #[tokio::main]
 async fn main() {
+    // `cargo bench` passes `--bench`; without it (as `cargo test
+    // --all-targets` runs benches) a small smoke run keeps the bench honest.
+    let default_sizes = if std::env::args().any(|a| a == "--bench") {
+        "1000,10000"
+    } else {
+        "50"
+    };
     let sizes = |var: &str| -> Vec<usize> {
         std::env::var(var)
-            .unwrap_or_else(|_| "1000,10000".to_string())
+            .unwrap_or_else(|_| default_sizes.to_string())
             .split(',')
             .filter_map(|s| s.trim().parse().ok())
             .collect()

@@ -174,9 +174,26 @@ impl RkubeServer {
     }
 }
 
+/// How long a dropped server gets to stop its pods and containerd after
+/// SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
 impl Drop for RkubeServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // SIGTERM first, so that a server running an agent stops its
+            // containers and containerd instead of leaving them behind.
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = std::time::Instant::now() + STOP_GRACE;
+            while std::time::Instant::now() < deadline {
+                match child.try_wait() {
+                    Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                    _ => return,
+                }
+            }
             // kill fails only if the child is already gone; wait reaps it either way.
             let _ = child.kill();
             let _ = child.wait();

@@ -1,0 +1,286 @@
+//! The README's Quickstart, end to end: one `rkube server` (apiserver,
+//! scheduler, controllers, kubelet on its own containerd, proxy, DNS) driven
+//! by the real kubectl, with the offline images. Needs root and the packages
+//! of scripts/install-deps.sh, as CI has.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use rkube_testkit::RkubeServer;
+
+const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
+const ROLLOUT_TIMEOUT: &str = "--timeout=180s";
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/examples")
+}
+
+fn ok(server: &RkubeServer, args: &[&str]) -> String {
+    let out: Output = server.kubectl(args).unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}\n{}\n--- server log (tail) ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
+        tail(&server.log(), 80),
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Polls `probe` until it returns Some, or fails the test after `deadline`.
+fn wait_for<T>(
+    server: &RkubeServer,
+    what: &str,
+    deadline: Duration,
+    probe: impl Fn() -> Option<T>,
+) -> T {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < end,
+            "timed out waiting for {what}\n--- pods ---\n{}\n--- server log (tail) ---\n{}",
+            ok(server, &["get", "pods", "-A", "-o", "wide"]),
+            tail(&server.log(), 120)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Builds the offline images once per run (scripts/build-test-images.sh).
+fn test_images() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("quickstart-images");
+    if !dir.join("busybox-1.35.tar").exists() {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-test-images.sh");
+        let status = Command::new("bash").arg(script).arg(&dir).status().unwrap();
+        assert!(status.success(), "build-test-images.sh failed");
+    }
+    dir
+}
+
+/// Names of the pods with `selector` whose phase is Running and Ready.
+fn ready_pods(server: &RkubeServer, selector: &str) -> Vec<String> {
+    let out = ok(
+        server,
+        &[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}"#,
+        ],
+    );
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3 && f[1] == "Running" && f[2] == "True").then(|| f[0].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_quickstart_runs_on_a_single_node_cluster() {
+    let images = test_images();
+    let server = RkubeServer::start(RKUBE, &[]).unwrap();
+    let data_dir = server.data_dir();
+
+    // The node registers and turns Ready; its images are imported.
+    let node = wait_for(&server, "a Ready node", Duration::from_secs(120), || {
+        let out = ok(
+            &server,
+            &[
+                "get",
+                "nodes",
+                "-o",
+                r#"jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+            ],
+        );
+        out.lines()
+            .find(|l| l.ends_with(" True"))
+            .map(|l| l.split(' ').next().unwrap_or_default().to_owned())
+    });
+    let import = Command::new(RKUBE)
+        .args(["image", "import", "--data-dir"])
+        .arg(&data_dir)
+        .arg(images.join("busybox-1.35.tar"))
+        .arg(images.join("pause-3.10.tar"))
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    // Apply the web Deployment + Service and the labelled pods.
+    let web = examples().join("web-deployment.yaml");
+    let labels = examples().join("labels.yaml");
+    let out = ok(
+        &server,
+        &[
+            "apply",
+            "-f",
+            web.to_str().unwrap(),
+            "-f",
+            labels.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    ok(
+        &server,
+        &["rollout", "status", "deployment/web", ROLLOUT_TIMEOUT],
+    );
+    let wide = ok(&server, &["get", "pods", "-l", "app=web", "-o", "wide"]);
+    assert_eq!(
+        wide.lines()
+            .filter(|l| l.contains("Running") && l.contains(&node))
+            .count(),
+        3,
+        "{wide}"
+    );
+
+    // Set-based selectors.
+    let selected = ok(
+        &server,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "environment in (production, qa)",
+            "-o",
+            "name",
+        ],
+    );
+    assert!(
+        selected.contains("pod/frontend-prod") && selected.contains("pod/frontend-qa"),
+        "{selected}"
+    );
+    assert!(!selected.contains("backend-dev"), "{selected}");
+
+    // The Service answers from a pod, by DNS name, through the proxy.
+    let client = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"curl"},"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"docker.io/library/busybox:1.35","command":["sh","-c","for i in $(seq 1 30); do timeout 2 wget -qO- http://web.default.svc.cluster.local/index.html | grep -q 'hello from web-' && exit 0; sleep 1; done; exit 1"]}]}}"#;
+    let manifest = data_dir.join("curl.json");
+    std::fs::write(&manifest, client).unwrap();
+    ok(&server, &["apply", "-f", manifest.to_str().unwrap()]);
+    let phase = wait_for(
+        &server,
+        "the curl pod to finish",
+        Duration::from_secs(120),
+        || {
+            let phase = ok(
+                &server,
+                &["get", "pod", "curl", "-o", "jsonpath={.status.phase}"],
+            );
+            (phase == "Succeeded" || phase == "Failed").then_some(phase)
+        },
+    );
+    assert_eq!(
+        phase, "Succeeded",
+        "the web Service did not answer from a pod"
+    );
+
+    // Scale to 5.
+    ok(&server, &["scale", "deployment/web", "--replicas=5"]);
+    ok(
+        &server,
+        &["rollout", "status", "deployment/web", ROLLOUT_TIMEOUT],
+    );
+    assert_eq!(ready_pods(&server, "app=web").len(), 5);
+
+    // Roll out a new version, then undo it.
+    ok(&server, &["set", "env", "deployment/web", "VERSION=2"]);
+    ok(
+        &server,
+        &["rollout", "status", "deployment/web", ROLLOUT_TIMEOUT],
+    );
+    let history = ok(&server, &["rollout", "history", "deployment/web"]);
+    assert!(history.contains('2'), "{history}");
+    ok(&server, &["rollout", "undo", "deployment/web"]);
+    ok(
+        &server,
+        &["rollout", "status", "deployment/web", ROLLOUT_TIMEOUT],
+    );
+    let env = ok(
+        &server,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].env}",
+        ],
+    );
+    assert!(
+        !env.contains("VERSION"),
+        "undo kept the new template: {env}"
+    );
+
+    // Kill a pod: a replacement comes back.
+    let before = ready_pods(&server, "app=web");
+    let victim = before[0].clone();
+    ok(
+        &server,
+        &["delete", "pod", &victim, "--wait=true", "--timeout=120s"],
+    );
+    wait_for(
+        &server,
+        "a replacement pod",
+        Duration::from_secs(180),
+        || {
+            let now = ready_pods(&server, "app=web");
+            (now.len() == 5 && !now.contains(&victim)).then_some(())
+        },
+    );
+
+    // Everything in a namespace goes away with it.
+    ok(&server, &["create", "namespace", "scratch"]);
+    ok(
+        &server,
+        &[
+            "create",
+            "deployment",
+            "tmp",
+            "-n",
+            "scratch",
+            "--image=docker.io/library/busybox:1.35",
+            "--",
+            "sleep",
+            "3600",
+        ],
+    );
+    ok(
+        &server,
+        &[
+            "rollout",
+            "status",
+            "deployment/tmp",
+            "-n",
+            "scratch",
+            ROLLOUT_TIMEOUT,
+        ],
+    );
+    ok(
+        &server,
+        &[
+            "delete",
+            "namespace",
+            "scratch",
+            "--wait=true",
+            "--timeout=180s",
+        ],
+    );
+    let gone = server.kubectl(["get", "namespace", "scratch"]).unwrap();
+    assert!(!gone.status.success(), "the namespace is still there");
+}
