@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
 use kube::api::Api;
 use kube::ResourceExt;
 use rkube_testkit::TestApiserver;
@@ -95,6 +95,29 @@ async fn a_deployment_rolls_out_updates_rolls_back_scales_and_heals() {
         .get("deployment.kubernetes.io/revision")
         .cloned();
     assert_eq!(revision.as_deref(), Some("1"));
+
+    // The controllers' Events are core/v1 Events, so `kubectl describe` shows them.
+    let events: Api<CoreEvent> = Api::namespaced(cluster.client.clone(), "default");
+    until(
+        events,
+        "ScalingReplicaSet and SuccessfulCreate events",
+        |_| {},
+        |events| {
+            let has = |reason: &str, object: &str| {
+                events.iter().any(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.involved_object.name.as_deref() == Some(object)
+                })
+            };
+            has("ScalingReplicaSet", "web") && has("SuccessfulCreate", &first_rs)
+        },
+    )
+    .await;
+    let described = cluster.kubectl(&["describe", "deployment", "web"]).await;
+    assert!(
+        described.contains(&format!("Scaled up replica set {first_rs}")),
+        "{described}"
+    );
 
     // Rolling update: maxSurge 1, maxUnavailable 0 on 3 replicas. Record every state of the
     // ReplicaSets and check the bounds at each step.
