@@ -40,13 +40,10 @@ fn rss_mib() -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; without it (as `cargo test
-    // --all-targets` runs benches) a small smoke run keeps the bench honest.
-    let benching = std::env::args().any(|a| a == "--bench");
     let replicas: i32 = std::env::var("REPLICAS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(if benching { 1000 } else { 20 });
+        .unwrap_or(rkube_testkit::bench_size(1000, 20));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

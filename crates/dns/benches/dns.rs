@@ -42,20 +42,18 @@ struct Budget {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let bench = std::env::args().any(|arg| arg == "--bench");
-    let budget = if bench {
+    let budget = rkube_testkit::bench_size(
         Budget {
             services: 1_000,
             clients: 16,
             queries_per_client: 5_000,
-        }
-    } else {
+        },
         Budget {
             services: 10,
             clients: 2,
             queries_per_client: 20,
-        }
-    };
+        },
+    );
     let apiserver = TestApiserver::start();
     let client = apiserver.client().await;
     let upstream = support::Upstream::start().await;

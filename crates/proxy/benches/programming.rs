@@ -234,13 +234,7 @@ async fn programming_latency(n: usize) {
 
 #[tokio::main]
 async fn main() {
-    // `cargo bench` passes `--bench`; without it (as `cargo test
-    // --all-targets` runs benches) a small smoke run keeps the bench honest.
-    let default_sizes = if std::env::args().any(|a| a == "--bench") {
-        "1000,10000"
-    } else {
-        "50"
-    };
+    let default_sizes = rkube_testkit::bench_size("1000,10000", "50");
     let sizes = |var: &str| -> Vec<usize> {
         std::env::var(var)
             .unwrap_or_else(|_| default_sizes.to_string())

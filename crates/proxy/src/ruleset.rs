@@ -24,7 +24,9 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use crate::options::{Ipv4Cidr, LocalhostNodePorts};
+use ipnet::Ipv4Net;
+
+use crate::options::LocalhostNodePorts;
 use crate::service_ports::{Endpoint, ProxiedPort, TrafficPolicy};
 
 /// The packet mark meaning "masquerade me" (upstream's 0x4000 bit).
@@ -36,7 +38,7 @@ pub struct RenderConfig {
     /// The table name.
     pub table: String,
     /// The pod network, for masquerading off-cluster ClusterIP traffic.
-    pub cluster_cidr: Option<Ipv4Cidr>,
+    pub cluster_cidr: Option<Ipv4Net>,
     /// Whether NodePorts answer on 127.0.0.1.
     pub localhost_node_ports: LocalhostNodePorts,
 }

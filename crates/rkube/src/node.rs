@@ -47,7 +47,7 @@ impl NodeComponents {
         if self.proxy {
             let client = client.clone();
             let options = rkube_proxy::ProxyOptions::default()
-                .cluster_cidr(rkube_proxy::options::Ipv4Cidr::CLUSTER_DEFAULT)
+                .cluster_cidr(rkube_proxy::options::DEFAULT_CLUSTER_CIDR)
                 .node_name(name());
             components.spawn("proxy", |stop| async move {
                 Ok(rkube_proxy::run(client, options, stop).await?)

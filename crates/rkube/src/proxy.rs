@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use rkube_proxy::options::{Ipv4Cidr, DEFAULT_TABLE};
+use ipnet::Ipv4Net;
+use rkube_proxy::options::DEFAULT_TABLE;
 use rkube_proxy::ProxyOptions;
 
 use crate::components::client_from_kubeconfig;
@@ -21,7 +22,7 @@ pub struct ProxyArgs {
     pub table: String,
     /// The pod network; ClusterIP traffic from outside it is masqueraded.
     #[arg(long, default_value = "10.42.0.0/16")]
-    pub cluster_cidr: Ipv4Cidr,
+    pub cluster_cidr: Ipv4Net,
     /// This node's name, for the Local traffic policies (default: the
     /// host name).
     #[arg(long)]

@@ -1,18 +1,29 @@
 //! The README's Quickstart, end to end: one `rkube server` (apiserver,
 //! scheduler, controllers, kubelet on its own containerd, proxy, DNS) driven
-//! by the real kubectl, with the offline images. Needs root and the packages
-//! of scripts/install-deps.sh, as CI has.
+//! by the real kubectl, with the offline images, on the embedded store and on
+//! a real etcd. Needs root and the packages of scripts/install-deps.sh, as CI
+//! has.
+//!
+//! Both tests run a whole node on this machine (its hostname as node name,
+//! the `rkube0` bridge, the `rkube-proxy` nftables table, DNS on the node IP),
+//! so they take turns through [`ONE_NODE_AT_A_TIME`].
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rkube_testkit::RkubeServer;
+use rkube_testkit::{EtcdProcess, RkubeServer};
 
 const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
 const ROLLOUT_TIMEOUT: &str = "--timeout=180s";
+
+/// Held by each test for its whole run: one node per machine.
+static ONE_NODE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/examples")
@@ -90,10 +101,50 @@ fn ready_pods(server: &RkubeServer, selector: &str) -> Vec<String> {
         .collect()
 }
 
+/// `GET path` on `addr` from this host (no proxy in between but the node's
+/// nftables rules); the body on a 200.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&addr.parse().ok()?, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?;
+    (status == "200").then(|| body.to_owned())
+}
+
+/// Whether the proxy's nftables table exists on this machine.
+fn proxy_table_exists() -> bool {
+    let out = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("rkube-proxy")
+}
+
 #[test]
 fn the_quickstart_runs_on_a_single_node_cluster() {
-    let images = test_images();
+    let _node = ONE_NODE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = RkubeServer::start(RKUBE, &[]).unwrap();
+    quickstart(server);
+}
+
+#[test]
+fn the_quickstart_runs_on_an_etcd_backed_cluster() {
+    let _node = ONE_NODE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let etcd = EtcdProcess::start().unwrap();
+    let datastore = etcd
+        .endpoint()
+        .replace("http://", "--datastore-endpoint=etcd://");
+    let server = RkubeServer::start(RKUBE, &[&datastore]).unwrap();
+    quickstart(server);
+}
+
+/// The Quickstart's steps on `server`, asserting what a user would see.
+fn quickstart(mut server: RkubeServer) {
+    let images = test_images();
     let data_dir = server.data_dir();
 
     // The node registers and turns Ready; its images are imported.
@@ -242,6 +293,78 @@ fn the_quickstart_runs_on_a_single_node_cluster() {
             let now = ready_pods(&server, "app=web");
             (now.len() == 5 && !now.contains(&victim)).then_some(())
         },
+    );
+
+    // The Service through a NodePort, from this host: on the node's IP and on
+    // 127.0.0.1 (route_localnet, as upstream's kube-proxy).
+    ok(
+        &server,
+        &[
+            "expose",
+            "deployment",
+            "web",
+            "--type=NodePort",
+            "--name=web-nodeport",
+            "--port=80",
+            "--target-port=http",
+        ],
+    );
+    let node_port = ok(
+        &server,
+        &[
+            "get",
+            "service",
+            "web-nodeport",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    );
+    let node_ip = ok(
+        &server,
+        &[
+            "get",
+            "node",
+            &node,
+            "-o",
+            r#"jsonpath={.status.addresses[?(@.type=="InternalIP")].address}"#,
+        ],
+    );
+    for host in [node_ip.as_str(), "127.0.0.1"] {
+        let addr = format!("{host}:{node_port}");
+        let body = wait_for(
+            &server,
+            &format!("the NodePort on {addr}"),
+            Duration::from_secs(60),
+            || http_get(&addr, "/index.html"),
+        );
+        assert!(body.contains("hello from web-"), "{addr}: {body}");
+    }
+
+    // Ctrl-C stops everything cleanly; starting again resumes the cluster
+    // with its workloads.
+    let status = server.stop().unwrap();
+    assert!(status.success(), "rkube server exited with {status}");
+    assert!(
+        !proxy_table_exists(),
+        "the proxy left its nftables table behind"
+    );
+    server.restart().unwrap();
+    ok(
+        &server,
+        &["rollout", "status", "deployment/web", ROLLOUT_TIMEOUT],
+    );
+    let addr = format!("127.0.0.1:{node_port}");
+    wait_for(
+        &server,
+        "the NodePort after a restart",
+        Duration::from_secs(120),
+        || http_get(&addr, "/index.html").filter(|body| body.contains("hello from web-")),
+    );
+    wait_for(
+        &server,
+        "5 ready pods after a restart",
+        Duration::from_secs(120),
+        || (ready_pods(&server, "app=web").len() == 5).then_some(()),
     );
 
     // Everything in a namespace goes away with it.

@@ -199,10 +199,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    // Without `--bench` (as `cargo test --all-targets` runs it) a small smoke
-    // run of every scenario: figures meaningless, the code paths exercised.
-    let benching = std::env::args().any(|a| a == "--bench");
-    let (default_nodes, default_pods) = if benching { (5000, 10_000) } else { (30, 60) };
+    let (default_nodes, default_pods) = rkube_testkit::bench_size((5000, 10_000), (30, 60));
     let nodes = numbers.first().copied().unwrap_or(default_nodes);
     let pods = numbers.get(1).copied().unwrap_or(default_pods);
     // Scenario names as arguments (`plain`, `anti`, `spread`) pick a subset.

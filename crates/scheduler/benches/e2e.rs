@@ -223,8 +223,7 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let benching = std::env::args().any(|a| a == "--bench");
-    let (default_nodes, default_pods) = if benching { (5000, 10_000) } else { (20, 40) };
+    let (default_nodes, default_pods) = rkube_testkit::bench_size((5000, 10_000), (20, 40));
     let nodes = numbers.first().copied().unwrap_or(default_nodes);
     let pods = numbers.get(1).copied().unwrap_or(default_pods);
     let args: Vec<String> = std::env::args().collect();

@@ -5,76 +5,25 @@
 //! once.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::net::Ipv4Addr;
-use std::str::FromStr;
 
-/// An IPv4 network such as `10.42.3.0/24`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv4Cidr {
-    network: u32,
-    prefix: u8,
+use ipnet::Ipv4Net;
+
+/// Parses `a.b.c.d/n` with host bits cleared (`10.42.3.7/24` is
+/// `10.42.3.0/24`), as the node's `spec.podCIDR` is read.
+pub fn parse_cidr(text: &str) -> Option<Ipv4Net> {
+    text.parse::<Ipv4Net>().ok().map(|net| net.trunc())
 }
 
-/// Why a string is not an IPv4 CIDR.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not an IPv4 CIDR like 10.42.0.0/24")]
-pub struct BadCidr(pub String);
-
-impl Ipv4Cidr {
-    /// The network of `addr` with `prefix` bits (host bits cleared).
-    pub fn new(addr: Ipv4Addr, prefix: u8) -> Result<Self, BadCidr> {
-        if prefix > 32 {
-            return Err(BadCidr(format!("{addr}/{prefix}")));
-        }
-        Ok(Ipv4Cidr {
-            network: u32::from(addr) & mask(prefix),
-            prefix,
-        })
-    }
-
-    /// The `index`-th /24 inside this network, or `None` past its end.
-    pub fn nth_slash24(&self, index: usize) -> Option<Ipv4Cidr> {
-        let count = 1u64 << 24u8.saturating_sub(self.prefix);
-        let index = u64::try_from(index).ok().filter(|i| *i < count)?;
-        let base = u64::from(self.network) + (index << 8);
-        Some(Ipv4Cidr {
-            network: u32::try_from(base).ok()?,
-            prefix: 24,
-        })
-    }
-
-    fn broadcast(&self) -> u32 {
-        self.network | !mask(self.prefix)
-    }
-}
-
-fn mask(prefix: u8) -> u32 {
-    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-impl FromStr for Ipv4Cidr {
-    type Err = BadCidr;
-
-    fn from_str(s: &str) -> Result<Self, BadCidr> {
-        let bad = || BadCidr(s.to_string());
-        let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
-        let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
-        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-        Ipv4Cidr::new(addr, prefix).map_err(|_| bad())
-    }
-}
-
-impl fmt::Display for Ipv4Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", Ipv4Addr::from(self.network), self.prefix)
-    }
+/// The `index`-th /24 inside `net`, or `None` past its end.
+pub fn nth_slash24(net: Ipv4Net, index: usize) -> Option<Ipv4Net> {
+    net.subnets(24).ok()?.nth(index)
 }
 
 /// The pod addresses of one node.
 #[derive(Debug, Clone)]
 pub struct IpPool {
-    cidr: Ipv4Cidr,
+    cidr: Ipv4Net,
     used: HashSet<u32>,
     /// Where the round-robin search starts.
     next: u32,
@@ -82,7 +31,7 @@ pub struct IpPool {
 
 impl IpPool {
     /// An empty pool over `cidr`.
-    pub fn new(cidr: Ipv4Cidr) -> Self {
+    pub fn new(cidr: Ipv4Net) -> Self {
         IpPool {
             cidr,
             used: HashSet::new(),
@@ -91,7 +40,7 @@ impl IpPool {
     }
 
     /// The network the pool hands out.
-    pub fn cidr(&self) -> Ipv4Cidr {
+    pub fn cidr(&self) -> Ipv4Net {
         self.cidr
     }
 
@@ -135,19 +84,21 @@ impl IpPool {
 }
 
 /// Network address and gateway come first; a /31 or /32 has only what it has.
-fn first_usable(cidr: Ipv4Cidr) -> u32 {
-    if cidr.prefix >= 31 {
-        cidr.network
+fn first_usable(cidr: Ipv4Net) -> u32 {
+    let network = u32::from(cidr.network());
+    if cidr.prefix_len() >= 31 {
+        network
     } else {
-        cidr.network + 2
+        network + 2
     }
 }
 
-fn last_usable(cidr: Ipv4Cidr) -> u32 {
-    if cidr.prefix >= 31 {
-        cidr.broadcast()
+fn last_usable(cidr: Ipv4Net) -> u32 {
+    let broadcast = u32::from(cidr.broadcast());
+    if cidr.prefix_len() >= 31 {
+        broadcast
     } else {
-        cidr.broadcast() - 1
+        broadcast - 1
     }
 }
 
@@ -156,8 +107,8 @@ fn last_usable(cidr: Ipv4Cidr) -> u32 {
 mod tests {
     use super::*;
 
-    fn cidr(s: &str) -> Ipv4Cidr {
-        s.parse().unwrap()
+    fn cidr(s: &str) -> Ipv4Net {
+        parse_cidr(s).unwrap()
     }
 
     #[test]
@@ -172,7 +123,7 @@ mod tests {
             ("10.0.0.0", None),
         ];
         for (input, want) in cases {
-            let got = input.parse::<Ipv4Cidr>().ok().map(|c| c.to_string());
+            let got = parse_cidr(input).map(|c| c.to_string());
             assert_eq!(got.as_deref(), want, "{input}");
         }
     }
@@ -180,13 +131,13 @@ mod tests {
     #[test]
     fn nth_slash24_walks_the_network_and_stops_at_its_end() {
         let net = cidr("100.64.0.0/10");
-        assert_eq!(net.nth_slash24(0).unwrap().to_string(), "100.64.0.0/24");
-        assert_eq!(net.nth_slash24(257).unwrap().to_string(), "100.65.1.0/24");
+        assert_eq!(nth_slash24(net, 0).unwrap().to_string(), "100.64.0.0/24");
+        assert_eq!(nth_slash24(net, 257).unwrap().to_string(), "100.65.1.0/24");
         assert_eq!(
-            net.nth_slash24((1 << 14) - 1).unwrap().to_string(),
+            nth_slash24(net, (1 << 14) - 1).unwrap().to_string(),
             "100.127.255.0/24"
         );
-        assert!(net.nth_slash24(1 << 14).is_none());
+        assert!(nth_slash24(net, 1 << 14).is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use ipnet::Ipv4Net;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
     DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
@@ -14,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::ip_pool::Ipv4Cidr;
+use crate::ip_pool::nth_slash24;
 use crate::options::{NodeResources, SimOptions};
 
 /// The namespace of node Leases (`corev1.NamespaceNodeLease`).
@@ -43,12 +44,12 @@ pub struct NodePlan {
     /// Its InternalIP.
     pub internal_ip: Ipv4Addr,
     /// Pod addresses when the node has no `spec.podCIDR`.
-    pub fallback_pod_cidr: Ipv4Cidr,
+    pub fallback_pod_cidr: Ipv4Net,
 }
 
 /// The nodes `options` describe (validated beforehand).
 pub fn plan(options: &SimOptions) -> Vec<NodePlan> {
-    let pod_range = Ipv4Cidr::new(FALLBACK_POD_RANGE, 10).unwrap_or_else(|_| unreachable!());
+    let pod_range = Ipv4Net::new_assert(FALLBACK_POD_RANGE, 10);
     (0..options.count)
         .filter_map(|index| {
             let offset = u32::try_from(index).ok()?.checked_add(1)?;
@@ -56,7 +57,7 @@ pub fn plan(options: &SimOptions) -> Vec<NodePlan> {
                 name: options.node_name(index),
                 zone: format!("zone-{}", index % options.zones.max(1)),
                 internal_ip: Ipv4Addr::from(u32::from(NODE_IP_BASE).checked_add(offset)?),
-                fallback_pod_cidr: pod_range.nth_slash24(index)?,
+                fallback_pod_cidr: nth_slash24(pod_range, index)?,
             })
         })
         .collect()

@@ -30,7 +30,7 @@ use tracing::{debug, warn};
 
 use crate::behaviour::{after_exit, AfterExit, Behaviour, RestartPolicy};
 use crate::control::NodeControl;
-use crate::ip_pool::{IpPool, Ipv4Cidr};
+use crate::ip_pool::{parse_cidr, IpPool};
 use crate::node_object::{NodePlan, SIMULATED_LABEL};
 use crate::pod_status::{pod_status, Exit, PodReport, RunState};
 use crate::writes::Writes;
@@ -163,7 +163,7 @@ impl PodSimulator {
             .spec
             .as_ref()
             .and_then(|s| s.pod_cidr.as_deref())
-            .and_then(|c| c.parse::<Ipv4Cidr>().ok());
+            .and_then(parse_cidr);
         if let (Some(cidr), Some(sim_node)) = (cidr, self.nodes.get_mut(index)) {
             if sim_node.pool.cidr() != cidr {
                 debug!(node = ?node.metadata.name, %cidr, "pod CIDR assigned");

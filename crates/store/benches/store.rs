@@ -66,11 +66,7 @@ struct Figures {
 }
 
 fn main() -> anyhow::Result<()> {
-    let budget = if std::env::args().any(|a| a == "--bench") {
-        FULL
-    } else {
-        SMOKE
-    };
+    let budget = rkube_testkit::bench_size(FULL, SMOKE);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

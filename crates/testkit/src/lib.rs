@@ -8,6 +8,7 @@
 //! This crate is for `[dev-dependencies]` only.
 
 mod apiserver;
+mod bench_size;
 mod etcd;
 mod latencies;
 mod ports;
@@ -15,6 +16,7 @@ mod ready;
 mod rkube_server;
 
 pub use apiserver::{wait_for_line, KillOnDrop, TestApiserver, KUBECTL_DEADLINE};
+pub use bench_size::bench_size;
 pub use etcd::{EtcdProcess, ETCD_BINARY};
 pub use latencies::Latencies;
 pub use rkube_server::{RkubeServer, KUBECTL};

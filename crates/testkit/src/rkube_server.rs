@@ -20,8 +20,9 @@ const READY_MARKERS: &[&str] = &["rkube is up"];
 /// How long a server may take to start on a loaded, shared machine.
 const READY_DEADLINE: Duration = Duration::from_secs(120);
 
-/// How long one kubectl command may run before it counts as hung.
-const KUBECTL_TIMEOUT_SECS: &str = "60";
+/// How long one kubectl command may run before it counts as hung: longer than the longest
+/// `--timeout` the tests give kubectl itself (`rollout status --timeout=180s`).
+const KUBECTL_TIMEOUT_SECS: &str = "240";
 
 /// `rkube server` on a free `127.0.0.1` port with its own data dir. Dropping
 /// it kills the process; the data dir lives as long as the value.
@@ -148,7 +149,7 @@ impl RkubeServer {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    /// Runs the real kubectl against this server, killed after a minute.
+    /// Runs the real kubectl against this server, killed after [`KUBECTL_TIMEOUT_SECS`].
     pub fn kubectl<I, S>(&self, args: I) -> Result<Output>
     where
         I: IntoIterator<Item = S>,

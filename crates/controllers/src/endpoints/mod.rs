@@ -88,24 +88,14 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
     .boxed()
 }
 
+/// The Services selecting the pod, plus those whose Endpoints list it.
 fn services_of_pod(
     services: &Store<Service>,
     endpoints: &Store<Endpoints>,
     pod: &Pod,
 ) -> Vec<ObjectRef<Service>> {
     let namespace = pod.metadata.namespace.as_deref();
-    let mut keys: Vec<ObjectRef<Service>> = services
-        .state()
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == namespace)
-        .filter(|s| {
-            pods::service_selector(s)
-                .is_some_and(|sel| pods::selector_matches(sel, pod.metadata.labels.as_ref()))
-        })
-        .map(|s| ObjectRef::from_obj(&**s))
-        .collect();
-    // A pod relabelled out of a Service is still listed in its Endpoints.
-    for e in endpoints.state() {
+    let listing = endpoints.state().into_iter().filter_map(|e| {
         let lists_pod = e.metadata.namespace.as_deref() == namespace
             && e.subsets.iter().flatten().any(|s| {
                 s.addresses
@@ -117,13 +107,10 @@ fn services_of_pod(
                             == pod.metadata.name.as_deref()
                     })
             });
-        if let (true, Some(name), Some(ns)) = (lists_pod, &e.metadata.name, namespace) {
-            keys.push(ObjectRef::new(name).within(ns));
-        }
-    }
-    keys.sort_by(|a, b| a.name.cmp(&b.name));
-    keys.dedup();
-    keys
+        let (name, ns) = (e.metadata.name.as_deref()?, namespace?);
+        lists_pod.then(|| ObjectRef::new(name).within(ns))
+    });
+    pods::services_of_pod(services, pod, listing)
 }
 
 async fn sync(service: Arc<Service>, state: Arc<State>) -> Result<Action, Error> {
@@ -135,17 +122,9 @@ async fn sync(service: Arc<Service>, state: Arc<State>) -> Result<Action, Error>
             None => return Ok(Action::await_change()),
         }
     } else {
-        let Some(selector) = pods::service_selector(&service) else {
+        let Some(selected) = pods::selected_pods(&state.pods, &service) else {
             return Ok(Action::await_change());
         };
-        let selected: Vec<Pod> = state
-            .pods
-            .state()
-            .iter()
-            .filter(|p| p.metadata.namespace.as_deref() == Some(namespace.as_str()))
-            .filter(|p| pods::selector_matches(selector, p.metadata.labels.as_ref()))
-            .map(|p| (**p).clone())
-            .collect();
         let mut wanted = desired::desired_endpoints(&service, &selected);
         wanted.metadata.owner_references = Some(vec![service_owner(&service)]);
         wanted

@@ -85,37 +85,22 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
     .boxed()
 }
 
-/// The Services whose selector matches the pod, plus those whose slices
-/// list it.
+/// The Services selecting the pod, plus those whose slices list it.
 fn services_of_pod(
     services: &Store<Service>,
     slices: &Store<EndpointSlice>,
     pod: &Pod,
 ) -> Vec<ObjectRef<Service>> {
     let namespace = pod.metadata.namespace.as_deref();
-    let mut keys: Vec<ObjectRef<Service>> = services
-        .state()
-        .iter()
-        .filter(|s| s.metadata.namespace.as_deref() == namespace)
-        .filter(|s| {
-            pods::service_selector(s)
-                .is_some_and(|sel| pods::selector_matches(sel, pod.metadata.labels.as_ref()))
-        })
-        .map(|s| ObjectRef::from_obj(&**s))
-        .collect();
-    for slice in slices.state() {
+    let listing = slices.state().into_iter().filter_map(|slice| {
         let lists_pod = slice.metadata.namespace.as_deref() == namespace
             && slice.endpoints.iter().any(|e| {
                 e.target_ref.as_ref().and_then(|r| r.name.as_deref())
                     == pod.metadata.name.as_deref()
             });
-        if lists_pod {
-            keys.extend(slice_service(&slice));
-        }
-    }
-    keys.sort_by(|a, b| a.name.cmp(&b.name));
-    keys.dedup();
-    keys
+        lists_pod.then(|| slice_service(&slice)).flatten()
+    });
+    pods::services_of_pod(services, pod, listing)
 }
 
 /// The Service a slice belongs to, from its service-name label.
@@ -148,17 +133,9 @@ async fn sync(service: Arc<Service>, state: Arc<State>) -> Result<Action, Error>
         }
         return Ok(Action::await_change());
     }
-    let Some(selector) = pods::service_selector(&service) else {
+    let Some(selected) = pods::selected_pods(&state.pods, &service) else {
         return Ok(Action::await_change());
     };
-    let selected: Vec<Pod> = state
-        .pods
-        .state()
-        .iter()
-        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace.as_str()))
-        .filter(|p| pods::selector_matches(selector, p.metadata.labels.as_ref()))
-        .map(|p| (**p).clone())
-        .collect();
     let existing: Vec<EndpointSlice> = state
         .slices
         .state()

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 /// Whether terminating pods still count (EndpointSlices keep them with
 /// `terminating: true`; Endpoints drop them).
@@ -38,6 +39,46 @@ pub fn service_selector(service: &Service) -> Option<&BTreeMap<String, String>> 
         .as_ref()
         .and_then(|s| s.selector.as_ref())
         .filter(|s| !s.is_empty())
+}
+
+/// The pods in the Service's namespace its selector matches; `None` for a
+/// Service without a selector.
+pub fn selected_pods(pods: &Store<Pod>, service: &Service) -> Option<Vec<Pod>> {
+    let selector = service_selector(service)?;
+    let namespace = service.metadata.namespace.as_deref();
+    Some(
+        pods.state()
+            .iter()
+            .filter(|p| p.metadata.namespace.as_deref() == namespace)
+            .filter(|p| selector_matches(selector, p.metadata.labels.as_ref()))
+            .map(|p| (**p).clone())
+            .collect(),
+    )
+}
+
+/// The Services whose selector matches the pod, plus `listing` (those whose
+/// endpoints list it, so a pod relabelled out of a Service still updates
+/// it), sorted and without repeats.
+pub fn services_of_pod(
+    services: &Store<Service>,
+    pod: &Pod,
+    listing: impl IntoIterator<Item = ObjectRef<Service>>,
+) -> Vec<ObjectRef<Service>> {
+    let namespace = pod.metadata.namespace.as_deref();
+    let mut keys: Vec<ObjectRef<Service>> = services
+        .state()
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref() == namespace)
+        .filter(|s| {
+            service_selector(s)
+                .is_some_and(|sel| selector_matches(sel, pod.metadata.labels.as_ref()))
+        })
+        .map(|s| ObjectRef::from_obj(&**s))
+        .chain(listing)
+        .collect();
+    keys.sort_by(|a, b| a.name.cmp(&b.name));
+    keys.dedup();
+    keys
 }
 
 /// Whether the Service is headless (`clusterIP: None`).

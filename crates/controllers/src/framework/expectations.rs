@@ -47,16 +47,29 @@ impl<K: Watchable, C: Watchable> Default for Expectations<K, C> {
     }
 }
 
+/// What a cache shows of one child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedChild {
+    /// Its uid (a deleted child's name may be reused by a new object).
+    pub uid: String,
+    /// Whether it has a deletionTimestamp: upstream counts a graceful deletion as observed as
+    /// soon as the timestamp is set, not when the kubelet finally removes the pod, so that a
+    /// controller replaces it without waiting out the grace period.
+    pub terminating: bool,
+}
+
 /// How a cache answers "is this child there": the seam that unit tests fake.
 pub trait ChildLookup<C: Watchable> {
-    /// The uid of the cached child, if it is cached.
-    fn uid_of(&self, child: &ObjectRef<C>) -> Option<String>;
+    /// The cached child, if it is cached.
+    fn lookup(&self, child: &ObjectRef<C>) -> Option<CachedChild>;
 }
 
 impl<C: Watchable> ChildLookup<C> for Store<C> {
-    fn uid_of(&self, child: &ObjectRef<C>) -> Option<String> {
-        self.get(child)
-            .map(|obj| obj.meta().uid.clone().unwrap_or_default())
+    fn lookup(&self, child: &ObjectRef<C>) -> Option<CachedChild> {
+        self.get(child).map(|obj| CachedChild {
+            uid: obj.meta().uid.clone().unwrap_or_default(),
+            terminating: obj.meta().deletion_timestamp.is_some(),
+        })
     }
 }
 
@@ -89,10 +102,12 @@ impl<K: Watchable, C: Watchable> Expectations<K, C> {
         let Some(entry) = pending.get_mut(key) else {
             return true;
         };
-        entry.created.retain(|child| cache.uid_of(child).is_none());
-        entry
-            .deleted
-            .retain(|(child, uid)| cache.uid_of(child).as_deref() == Some(uid.as_str()));
+        entry.created.retain(|child| cache.lookup(child).is_none());
+        entry.deleted.retain(|(child, uid)| {
+            cache
+                .lookup(child)
+                .is_some_and(|cached| cached.uid == *uid && !cached.terminating)
+        });
         let done = (entry.created.is_empty() && entry.deleted.is_empty())
             || entry.since.elapsed() >= self.timeout;
         if done {
@@ -111,11 +126,11 @@ impl<K: Watchable, C: Watchable> Expectations<K, C> {
 }
 
 /// Lets plain maps stand in for a cache in tests.
-impl<C: Watchable> ChildLookup<C> for HashMap<ObjectRef<C>, String>
+impl<C: Watchable> ChildLookup<C> for HashMap<ObjectRef<C>, CachedChild>
 where
     ObjectRef<C>: Hash + Eq,
 {
-    fn uid_of(&self, child: &ObjectRef<C>) -> Option<String> {
+    fn lookup(&self, child: &ObjectRef<C>) -> Option<CachedChild> {
         self.get(child).cloned()
     }
 }
@@ -133,11 +148,15 @@ mod tests {
     #[test]
     fn a_key_may_act_only_once_the_cache_shows_what_it_did() {
         let rs: ObjectRef<ReplicaSet> = ObjectRef::new("rs").within("ns");
+        // A cached pod: name, uid, terminating.
+        type Cached<'a> = (&'a str, &'a str, bool);
         // (cache contents, satisfied?)
-        let cases: &[(&[(&str, &str)], bool)] = &[
-            (&[], false),                             // created pod not seen yet
-            (&[("new", "u2"), ("old", "u1")], false), // deleted pod still cached
-            (&[("new", "u2"), ("old", "u9")], true),  // old name reused by another uid
+        let cases: &[(&[Cached], bool)] = &[
+            (&[], false),                                           // created pod not seen yet
+            (&[("new", "u2", false), ("old", "u1", false)], false), // deleted pod still cached
+            (&[("new", "u2", false), ("old", "u1", true)], true),   // deleted pod terminating
+            (&[("new", "u2", false), ("old", "u9", false)], true), // old name reused by another uid
+            (&[("new", "u2", true)], true), // created pod seen, already terminating
         ];
         for (cache, want) in cases {
             let expectations = Expectations::<ReplicaSet, Pod>::default();
@@ -146,9 +165,15 @@ mod tests {
                 vec![pod("new")],
                 vec![(pod("old"), "u1".to_owned())],
             );
-            let cache: HashMap<ObjectRef<Pod>, String> = cache
+            let cache: HashMap<ObjectRef<Pod>, CachedChild> = cache
                 .iter()
-                .map(|(name, uid)| (pod(name), (*uid).to_owned()))
+                .map(|(name, uid, terminating)| {
+                    let cached = CachedChild {
+                        uid: (*uid).to_owned(),
+                        terminating: *terminating,
+                    };
+                    (pod(name), cached)
+                })
                 .collect();
             assert_eq!(expectations.satisfied(&rs, &cache), *want, "{cache:?}");
         }
@@ -157,7 +182,7 @@ mod tests {
     #[test]
     fn a_key_without_expectations_or_past_the_timeout_may_act() {
         let rs: ObjectRef<ReplicaSet> = ObjectRef::new("rs").within("ns");
-        let empty: HashMap<ObjectRef<Pod>, String> = HashMap::new();
+        let empty: HashMap<ObjectRef<Pod>, CachedChild> = HashMap::new();
         let mut expectations = Expectations::<ReplicaSet, Pod>::default();
         assert!(expectations.satisfied(&rs, &empty));
         expectations.timeout = Duration::ZERO;

@@ -87,7 +87,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backoff::FailureBackoff;
 pub use events::{EventRecorder, Reason};
-pub use expectations::{ChildLookup, Expectations, EXPECTATIONS_TIMEOUT};
+pub use expectations::{CachedChild, ChildLookup, Expectations, EXPECTATIONS_TIMEOUT};
 pub use informer::{Change, Informer, SharedInformers, Watchable};
 pub use kube::runtime::controller::Action;
 pub use leader_election::{claim, next_record, Claim, LeaderElector, Leadership, LeaseConfig};

@@ -4,9 +4,9 @@
 //! by a deleted node is not immediately reused by the next one.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::net::Ipv4Addr;
-use std::str::FromStr;
+
+use ipnet::Ipv4Net;
 
 /// Why a CIDR could not be parsed, allocated or occupied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -24,74 +24,31 @@ pub enum CidrError {
     },
     /// Every block is taken (upstream's `ErrCIDRRangeNoCIDRsRemaining`).
     #[error("CIDR range {0} has no CIDRs remaining")]
-    Exhausted(Ipv4Cidr),
+    Exhausted(Ipv4Net),
     /// The block is not one of this allocator's blocks.
     #[error("{cidr} is not a /{node_prefix} block of {cluster}")]
     OutOfRange {
         /// The offending block.
-        cidr: Ipv4Cidr,
+        cidr: Ipv4Net,
         /// The cluster CIDR.
-        cluster: Ipv4Cidr,
+        cluster: Ipv4Net,
         /// The per-node prefix length.
         node_prefix: u8,
     },
 }
 
-/// An IPv4 network: its first address and prefix length, normalised so that
-/// host bits are zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Ipv4Cidr {
-    network: u32,
-    prefix: u8,
-}
-
-impl Ipv4Cidr {
-    /// The network with host bits cleared.
-    pub fn new(addr: Ipv4Addr, prefix: u8) -> Result<Self, CidrError> {
-        if prefix > 32 {
-            return Err(CidrError::Invalid(format!("{addr}/{prefix}")));
-        }
-        Ok(Ipv4Cidr {
-            network: u32::from(addr) & mask(prefix),
-            prefix,
-        })
-    }
-
-    /// The prefix length.
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
-}
-
-fn mask(prefix: u8) -> u32 {
-    match prefix {
-        0 => 0,
-        p => u32::MAX << (32 - u32::from(p.min(32))),
-    }
-}
-
-impl FromStr for Ipv4Cidr {
-    type Err = CidrError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || CidrError::Invalid(s.to_string());
-        let (addr, prefix) = s.split_once('/').ok_or_else(invalid)?;
-        let addr = Ipv4Addr::from_str(addr).map_err(|_| invalid())?;
-        let prefix = u8::from_str(prefix).map_err(|_| invalid())?;
-        Ipv4Cidr::new(addr, prefix).map_err(|_| invalid())
-    }
-}
-
-impl fmt::Display for Ipv4Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", Ipv4Addr::from(self.network), self.prefix)
-    }
+/// Parses `a.b.c.d/len` with host bits cleared (`10.42.7.9/16` is
+/// `10.42.0.0/16`), as upstream reads `--cluster-cidr` and `spec.podCIDR`.
+pub fn parse_cidr(text: &str) -> Result<Ipv4Net, CidrError> {
+    text.parse::<Ipv4Net>()
+        .map(|net| net.trunc())
+        .map_err(|_| CidrError::Invalid(text.to_string()))
 }
 
 /// The per-node blocks of one cluster CIDR and which of them are taken.
 #[derive(Debug, Clone)]
 pub struct CidrSet {
-    cluster: Ipv4Cidr,
+    cluster: Ipv4Net,
     node_prefix: u8,
     used: BTreeSet<u32>,
     next_candidate: u32,
@@ -99,10 +56,10 @@ pub struct CidrSet {
 
 impl CidrSet {
     /// An empty set of `/node_prefix` blocks inside `cluster`.
-    pub fn new(cluster: Ipv4Cidr, node_prefix: u8) -> Result<Self, CidrError> {
-        if node_prefix < cluster.prefix || node_prefix > 32 {
+    pub fn new(cluster: Ipv4Net, node_prefix: u8) -> Result<Self, CidrError> {
+        if node_prefix < cluster.prefix_len() || node_prefix > 32 {
             return Err(CidrError::NodeMask {
-                cluster: cluster.prefix,
+                cluster: cluster.prefix_len(),
                 node: node_prefix,
             });
         }
@@ -116,31 +73,26 @@ impl CidrSet {
 
     /// How many blocks the cluster CIDR holds.
     pub fn capacity(&self) -> u64 {
-        1u64 << (self.node_prefix - self.cluster.prefix)
+        1u64 << (self.node_prefix - self.cluster.prefix_len())
     }
 
-    fn block(&self, index: u32) -> Ipv4Cidr {
+    fn block(&self, index: u32) -> Ipv4Net {
         let size = 1u64 << (32 - u32::from(self.node_prefix));
         // index < capacity, so the offset stays inside the cluster CIDR.
         let offset = u64::from(index) * size;
-        Ipv4Cidr {
-            network: self.cluster.network.wrapping_add(offset as u32),
-            prefix: self.node_prefix,
-        }
+        let network = u32::from(self.cluster.network()).wrapping_add(offset as u32);
+        Ipv4Net::new_assert(Ipv4Addr::from(network), self.node_prefix)
     }
 
-    fn index_of(&self, cidr: Ipv4Cidr) -> Result<u32, CidrError> {
-        let out_of_range = || CidrError::OutOfRange {
-            cidr,
-            cluster: self.cluster,
-            node_prefix: self.node_prefix,
-        };
-        if cidr.prefix != self.node_prefix
-            || cidr.network & mask(self.cluster.prefix) != self.cluster.network
-        {
-            return Err(out_of_range());
+    fn index_of(&self, cidr: Ipv4Net) -> Result<u32, CidrError> {
+        if cidr.prefix_len() != self.node_prefix || !self.cluster.contains(&cidr) {
+            return Err(CidrError::OutOfRange {
+                cidr,
+                cluster: self.cluster,
+                node_prefix: self.node_prefix,
+            });
         }
-        let offset = cidr.network - self.cluster.network;
+        let offset = u32::from(cidr.network()) - u32::from(self.cluster.network());
         Ok(match 32 - u32::from(self.node_prefix) {
             32 => 0,
             shift => offset >> shift,
@@ -148,7 +100,7 @@ impl CidrSet {
     }
 
     /// Takes the next free block after the last one handed out.
-    pub fn allocate_next(&mut self) -> Result<Ipv4Cidr, CidrError> {
+    pub fn allocate_next(&mut self) -> Result<Ipv4Net, CidrError> {
         let capacity = self.capacity();
         for step in 0..capacity {
             let index = ((u64::from(self.next_candidate) + step) % capacity) as u32;
@@ -161,21 +113,21 @@ impl CidrSet {
     }
 
     /// Marks a block as taken (a node that already has it, seen at start).
-    pub fn occupy(&mut self, cidr: Ipv4Cidr) -> Result<(), CidrError> {
+    pub fn occupy(&mut self, cidr: Ipv4Net) -> Result<(), CidrError> {
         let index = self.index_of(cidr)?;
         self.used.insert(index);
         Ok(())
     }
 
     /// Returns a block to the free pool.
-    pub fn release(&mut self, cidr: Ipv4Cidr) -> Result<(), CidrError> {
+    pub fn release(&mut self, cidr: Ipv4Net) -> Result<(), CidrError> {
         let index = self.index_of(cidr)?;
         self.used.remove(&index);
         Ok(())
     }
 
     /// Whether the block is taken.
-    pub fn is_used(&self, cidr: Ipv4Cidr) -> bool {
+    pub fn is_used(&self, cidr: Ipv4Net) -> bool {
         self.index_of(cidr).is_ok_and(|i| self.used.contains(&i))
     }
 }
@@ -185,8 +137,8 @@ impl CidrSet {
 mod tests {
     use super::*;
 
-    fn cidr(s: &str) -> Ipv4Cidr {
-        s.parse().unwrap()
+    fn cidr(s: &str) -> Ipv4Net {
+        parse_cidr(s).unwrap()
     }
 
     #[test]
@@ -201,7 +153,7 @@ mod tests {
             ("fd00::/64", None),
         ];
         for (input, want) in cases {
-            let got = input.parse::<Ipv4Cidr>().ok().map(|c| c.to_string());
+            let got = parse_cidr(input).ok().map(|c| c.to_string());
             assert_eq!(got.as_deref(), want, "{input}");
         }
     }

@@ -10,13 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt};
+use ipnet::Ipv4Net;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::Store;
 use kube::{Api, Client};
 use serde_json::json;
 
-use self::cidr::{CidrError, CidrSet, Ipv4Cidr};
+use self::cidr::{parse_cidr, CidrError, CidrSet};
 use crate::framework::{run_controller, Action, Context, DefaultState, Triggers};
 use crate::registry::Descriptor;
 
@@ -41,7 +42,7 @@ pub enum Error {
 /// Which blocks belong to which nodes, as far as this controller knows.
 struct Allocations {
     set: CidrSet,
-    by_node: BTreeMap<String, Ipv4Cidr>,
+    by_node: BTreeMap<String, Ipv4Net>,
 }
 
 impl Allocations {
@@ -81,14 +82,14 @@ struct State {
     allocations: Mutex<Allocations>,
 }
 
-fn pod_cidr(node: &Node) -> Option<Ipv4Cidr> {
-    node.spec.as_ref()?.pod_cidr.as_deref()?.parse().ok()
+fn pod_cidr(node: &Node) -> Option<Ipv4Net> {
+    parse_cidr(node.spec.as_ref()?.pod_cidr.as_deref()?).ok()
 }
 
 fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
     async move {
         let settings = ctx.settings();
-        let cluster: Ipv4Cidr = match settings.cluster_cidr.parse() {
+        let cluster = match parse_cidr(&settings.cluster_cidr) {
             Ok(c) => c,
             Err(e) => {
                 return Err(crate::Error::Controller {
