@@ -9,11 +9,13 @@
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
 pub mod claim;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod framework;
 pub mod garbagecollector;
+pub mod history;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;
@@ -24,6 +26,7 @@ pub mod registry;
 pub mod replicaset;
 pub mod serviceaccount;
 pub mod settings;
+pub mod statefulset;
 
 mod error;
 mod manager;

@@ -43,6 +43,8 @@ pub fn all() -> Vec<Descriptor> {
         crate::nodelifecycle::DESCRIPTOR,
         crate::job::DESCRIPTOR,
         crate::podgc::DESCRIPTOR,
+        crate::daemonset::DESCRIPTOR,
+        crate::statefulset::DESCRIPTOR,
     ]
 }
 

@@ -34,7 +34,13 @@ fn safe_encode(text: &str) -> String {
 /// template gives its own hash) and `collision_count`.
 pub fn compute(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
     let canonical = serde_json::to_vec(&without_hash(template)).unwrap_or_default();
-    let mut hash = fnv1a(FNV_OFFSET, &canonical);
+    hash_bytes(&canonical, collision_count)
+}
+
+/// The safe-encoded FNV-32a hash of `bytes` and `collision_count` (shared with
+/// ControllerRevision names, upstream `history.HashControllerRevision`).
+pub fn hash_bytes(bytes: &[u8], collision_count: Option<i32>) -> String {
+    let mut hash = fnv1a(FNV_OFFSET, bytes);
     if let Some(count) = collision_count {
         hash = fnv1a(hash, &count.to_le_bytes());
     }
