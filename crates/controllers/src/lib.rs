@@ -9,6 +9,7 @@
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
 pub mod claim;
+pub mod cronjob;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
@@ -22,6 +23,7 @@ pub mod pod_state;
 pub mod podgc;
 pub mod registry;
 pub mod replicaset;
+// resourcequota pending
 pub mod serviceaccount;
 pub mod settings;
 
