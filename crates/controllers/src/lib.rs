@@ -23,7 +23,7 @@ pub mod pod_state;
 pub mod podgc;
 pub mod registry;
 pub mod replicaset;
-// resourcequota pending
+pub mod resourcequota;
 pub mod serviceaccount;
 pub mod settings;
 

@@ -43,7 +43,7 @@ pub fn all() -> Vec<Descriptor> {
         crate::nodelifecycle::DESCRIPTOR,
         crate::job::DESCRIPTOR,
         crate::cronjob::DESCRIPTOR,
-
+        crate::resourcequota::DESCRIPTOR,
         crate::podgc::DESCRIPTOR,
     ]
 }

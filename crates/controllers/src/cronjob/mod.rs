@@ -450,7 +450,7 @@ mod tests {
         ];
         for (zone, want) in cases {
             let job = job_for(&cronjob, at, &zone);
-            assert_eq!(job.metadata.name.as_deref(), Some("tick-28401240"));
+            assert_eq!(job.metadata.name.as_deref(), Some("tick-28401720"));
             assert_eq!(
                 job.metadata.annotations.unwrap()[SCHEDULED_TIMESTAMP],
                 want

@@ -624,7 +624,7 @@ mod tests {
     fn job_names_carry_the_scheduled_minute() {
         assert_eq!(
             job_name("tick", ts("2024-01-01T10:00:00Z")),
-            "tick-28401240"
+            "tick-28401720"
         );
     }
 
