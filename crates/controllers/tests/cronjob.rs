@@ -79,7 +79,8 @@ spec:
     )
 }
 
-/// The reasons of the Events about CronJob `name`, one per distinct event.
+/// The reasons of the Events about CronJob `name`, once per occurrence (repeats of one
+/// reason are recorded as a series).
 async fn reasons(cluster: &Cluster, name: &str) -> Vec<String> {
     let events: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
     events
@@ -90,7 +91,10 @@ async fn reasons(cluster: &Cluster, name: &str) -> Vec<String> {
         .into_iter()
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .filter(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("CronJob"))
-        .filter_map(|e| e.reason)
+        .flat_map(|e| {
+            let times = e.series.as_ref().map_or(1, |s| s.count.max(1));
+            std::iter::repeat_n(e.reason.unwrap_or_default(), usize::try_from(times).unwrap())
+        })
         .collect()
 }
 

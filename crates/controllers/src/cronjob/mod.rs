@@ -122,7 +122,24 @@ async fn reconcile(cronjob: Arc<CronJob>, state: Arc<State>) -> Result<Action, E
         .filter(|job| crate::claim::controller_of(&**job).is_some_and(|o| o.uid == uid))
         .collect();
 
-    let reconciled = sync::reconcile_active(&cronjob, &owned);
+    let mut reconciled = sync::reconcile_active(&cronjob, &owned);
+    let mut cronjob = cronjob;
+    let cronjobs: Api<CronJob> = Api::namespaced(state.client.clone(), &namespace);
+    if reconciled
+        .seen
+        .iter()
+        .any(|seen| matches!(seen, Seen::Unexpected { .. }))
+    {
+        // The cache may predate our own status update listing the Job (upstream re-reads
+        // the CronJob before calling a Job unexpected).
+        match cronjobs.get_opt(&name).await.map_err(failed("get the CronJob"))? {
+            Some(live) => {
+                cronjob = Arc::new(live);
+                reconciled = sync::reconcile_active(&cronjob, &owned);
+            }
+            None => return Ok(Action::await_change()),
+        }
+    }
     let mut status = reconciled.status;
     for seen in reconciled.seen {
         match seen {
@@ -175,7 +192,7 @@ async fn reconcile(cronjob: Arc<CronJob>, state: Arc<State>) -> Result<Action, E
     {
         let mut next = (*cronjob).clone();
         next.status = Some(status);
-        Api::<CronJob>::namespaced(state.client.clone(), &namespace)
+        cronjobs
             .replace_status(&name, &PostParams::default(), &next)
             .await
             .map_err(failed("update the status"))?;
