@@ -93,7 +93,10 @@ async fn reasons(cluster: &Cluster, name: &str) -> Vec<String> {
         .filter(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("CronJob"))
         .flat_map(|e| {
             let times = e.series.as_ref().map_or(1, |s| s.count.max(1));
-            std::iter::repeat_n(e.reason.unwrap_or_default(), usize::try_from(times).unwrap())
+            std::iter::repeat_n(
+                e.reason.unwrap_or_default(),
+                usize::try_from(times).unwrap(),
+            )
         })
         .collect()
 }
@@ -122,9 +125,10 @@ async fn jobs_of(cluster: &Cluster, name: &str) -> Vec<Job> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cronjob_runs_every_minute_and_prunes_its_history() {
     let cluster = start().await;
-    cluster
-        .api
-        .kubectl_stdin(&["apply", "-f", "-"], Some(&cronjob("tick", "Allow", 0, "")));
+    cluster.api.kubectl_stdin(
+        &["apply", "-f", "-"],
+        Some(&cronjob("tick", "Allow", 0, "")),
+    );
     wait_for("four runs and a pruned one", || async {
         let seen = reasons(&cluster, "tick").await;
         (count(&seen, "SuccessfulCreate") >= 4
@@ -150,21 +154,26 @@ async fn a_cronjob_runs_every_minute_and_prunes_its_history() {
         (jobs.iter().filter(|j| finished(j)).count() <= 2).then_some(())
     })
     .await;
-    let cronjob: Value = serde_json::from_str(&cluster.kubectl(&[
-        "get", "cronjob", "tick", "-o", "json",
-    ]))
-    .unwrap();
-    assert!(cronjob["status"]["lastScheduleTime"].is_string(), "{cronjob}");
-    assert!(cronjob["status"]["lastSuccessfulTime"].is_string(), "{cronjob}");
+    let cronjob: Value =
+        serde_json::from_str(&cluster.kubectl(&["get", "cronjob", "tick", "-o", "json"])).unwrap();
+    assert!(
+        cronjob["status"]["lastScheduleTime"].is_string(),
+        "{cronjob}"
+    );
+    assert!(
+        cronjob["status"]["lastSuccessfulTime"].is_string(),
+        "{cronjob}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forbid_skips_runs_while_one_is_active() {
     let cluster = start().await;
     // Each run lasts three (fast) minutes.
-    cluster
-        .api
-        .kubectl_stdin(&["apply", "-f", "-"], Some(&cronjob("solo", "Forbid", 3, "")));
+    cluster.api.kubectl_stdin(
+        &["apply", "-f", "-"],
+        Some(&cronjob("solo", "Forbid", 3, "")),
+    );
     let most_running = std::cell::Cell::new(0);
     wait_for("a skipped run and a second run", || async {
         let running = jobs_of(&cluster, "solo")
@@ -187,7 +196,12 @@ async fn an_unknown_time_zone_is_reported_and_nothing_runs() {
     let cluster = start().await;
     cluster.api.kubectl_stdin(
         &["apply", "-f", "-"],
-        Some(&cronjob("lost", "Allow", 0, "  timeZone: Mars/Olympus_Mons\n")),
+        Some(&cronjob(
+            "lost",
+            "Allow",
+            0,
+            "  timeZone: Mars/Olympus_Mons\n",
+        )),
     );
     wait_for("the UnknownTimeZone warning", || async {
         reasons(&cluster, "lost")

@@ -212,7 +212,10 @@ pub fn charge(
     for (resource, amount) in &delta {
         let now_used = used.get(resource).copied().unwrap_or_default();
         let total = now_used.plus(*amount);
-        if hard.get(resource).is_some_and(|limit| total.milli > limit.milli) {
+        if hard
+            .get(resource)
+            .is_some_and(|limit| total.milli > limit.milli)
+        {
             exceeded.insert(resource.clone());
         }
         next.insert(resource.clone(), total);
@@ -292,7 +295,13 @@ mod tests {
         ];
         for (name, quota, obj, want) in cases {
             let got = charge(&quota, "", "pods", &obj, now())
-                .map(|next| next.map(|u| u.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()))
+                .map(|next| {
+                    next.map(|u| {
+                        u.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                    })
+                })
                 .map_err(|e| e.to_string());
             let want = want
                 .map(|next| next.map(|v| v.into_iter().map(String::from).collect::<Vec<_>>()))
@@ -303,11 +312,17 @@ mod tests {
 
     #[test]
     fn used_sums_the_tracked_objects_for_every_hard_resource() {
-        let quota = json!({"spec": {"hard": {"pods": "10", "requests.memory": "1Gi", "services": "5"}}});
+        let quota =
+            json!({"spec": {"hard": {"pods": "10", "requests.memory": "1Gi", "services": "5"}}});
         let a = json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"memory": "256Mi"}}}]}});
         let done = json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"memory": "256Mi"}}}]}, "status": {"phase": "Failed"}});
         let cm = json!({});
-        let objects = [("", "pods", &a), ("", "pods", &a), ("", "pods", &done), ("", "configmaps", &cm)];
+        let objects = [
+            ("", "pods", &a),
+            ("", "pods", &a),
+            ("", "pods", &done),
+            ("", "configmaps", &cm),
+        ];
         let got: Vec<String> = used(&quota, objects, now())
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

@@ -135,7 +135,9 @@ impl std::str::FromStr for Amount {
             let scale = 10i128.checked_pow(exp10.unsigned_abs()).ok_or_else(err)?;
             value = value.checked_mul(scale).ok_or_else(err)?;
         } else {
-            let scale = 10i128.checked_pow(exp10.unsigned_abs()).unwrap_or(i128::MAX);
+            let scale = 10i128
+                .checked_pow(exp10.unsigned_abs())
+                .unwrap_or(i128::MAX);
             // Round up, as `MilliValue` does.
             value = value / scale + i128::from(value % scale != 0);
         }

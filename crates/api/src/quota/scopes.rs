@@ -68,9 +68,14 @@ fn is_best_effort(pod: &Value) -> bool {
         .flatten()
         .all(|container| {
             let usage = container_usage(container);
-            !["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"]
-                .iter()
-                .any(|name| usage.contains_key(*name))
+            ![
+                "requests.cpu",
+                "requests.memory",
+                "limits.cpu",
+                "limits.memory",
+            ]
+            .iter()
+            .any(|name| usage.contains_key(*name))
         })
 }
 
@@ -112,38 +117,104 @@ mod tests {
     fn scopes_select_pods_like_upstream() {
         let best_effort = json!({"spec": {"containers": [{"name": "a"}]}});
         let burstable = json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}});
-        let deadline = json!({"spec": {"activeDeadlineSeconds": 30, "containers": [{"name": "a"}]}});
+        let deadline =
+            json!({"spec": {"activeDeadlineSeconds": 30, "containers": [{"name": "a"}]}});
         let high = json!({"spec": {"priorityClassName": "high", "containers": [{"name": "a"}]}});
-        let quota = |scopes: Value, selector: Value| {
-            json!({"spec": {"scopes": scopes, "scopeSelector": {"matchExpressions": selector}}})
-        };
+        let quota = |scopes: Value, selector: Value| json!({"spec": {"scopes": scopes, "scopeSelector": {"matchExpressions": selector}}});
         let cases = [
-            ("no scope tracks everything", quota(json!([]), json!([])), "services", &best_effort, true),
-            ("a scope tracks no service", quota(json!(["BestEffort"]), json!([])), "services", &best_effort, false),
-            ("best effort matches a pod without resources", quota(json!(["BestEffort"]), json!([])), "pods", &best_effort, true),
-            ("best effort skips a pod with requests", quota(json!(["BestEffort"]), json!([])), "pods", &burstable, false),
-            ("not best effort takes it", quota(json!(["NotBestEffort"]), json!([])), "pods", &burstable, true),
-            ("terminating needs a deadline", quota(json!(["Terminating"]), json!([])), "pods", &deadline, true),
-            ("not terminating skips it", quota(json!(["NotTerminating"]), json!([])), "pods", &deadline, false),
-            ("both scopes must hold", quota(json!(["Terminating", "BestEffort"]), json!([])), "pods", &deadline, true),
+            (
+                "no scope tracks everything",
+                quota(json!([]), json!([])),
+                "services",
+                &best_effort,
+                true,
+            ),
+            (
+                "a scope tracks no service",
+                quota(json!(["BestEffort"]), json!([])),
+                "services",
+                &best_effort,
+                false,
+            ),
+            (
+                "best effort matches a pod without resources",
+                quota(json!(["BestEffort"]), json!([])),
+                "pods",
+                &best_effort,
+                true,
+            ),
+            (
+                "best effort skips a pod with requests",
+                quota(json!(["BestEffort"]), json!([])),
+                "pods",
+                &burstable,
+                false,
+            ),
+            (
+                "not best effort takes it",
+                quota(json!(["NotBestEffort"]), json!([])),
+                "pods",
+                &burstable,
+                true,
+            ),
+            (
+                "terminating needs a deadline",
+                quota(json!(["Terminating"]), json!([])),
+                "pods",
+                &deadline,
+                true,
+            ),
+            (
+                "not terminating skips it",
+                quota(json!(["NotTerminating"]), json!([])),
+                "pods",
+                &deadline,
+                false,
+            ),
+            (
+                "both scopes must hold",
+                quota(json!(["Terminating", "BestEffort"]), json!([])),
+                "pods",
+                &deadline,
+                true,
+            ),
             (
                 "priority class in",
-                quota(json!([]), json!([{"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}])),
-                "pods", &high, true,
+                quota(
+                    json!([]),
+                    json!([{"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]),
+                ),
+                "pods",
+                &high,
+                true,
             ),
             (
                 "priority class not in",
-                quota(json!([]), json!([{"scopeName": "PriorityClass", "operator": "NotIn", "values": ["high"]}])),
-                "pods", &high, false,
+                quota(
+                    json!([]),
+                    json!([{"scopeName": "PriorityClass", "operator": "NotIn", "values": ["high"]}]),
+                ),
+                "pods",
+                &high,
+                false,
             ),
             (
                 "priority class does not exist",
-                quota(json!([]), json!([{"scopeName": "PriorityClass", "operator": "DoesNotExist"}])),
-                "pods", &best_effort, true,
+                quota(
+                    json!([]),
+                    json!([{"scopeName": "PriorityClass", "operator": "DoesNotExist"}]),
+                ),
+                "pods",
+                &best_effort,
+                true,
             ),
         ];
         for (name, quota, plural, obj, want) in cases {
-            assert_eq!(matches(&requirements(&quota), "", plural, obj), want, "{name}");
+            assert_eq!(
+                matches(&requirements(&quota), "", plural, obj),
+                want,
+                "{name}"
+            );
         }
     }
 }

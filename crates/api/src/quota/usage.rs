@@ -268,7 +268,16 @@ mod tests {
                     {"name": "a", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m"}}},
                     {"name": "b", "resources": {"limits": {"cpu": "1", "memory": "64Mi"}}}
                 ]}}),
-                vec!["count/pods=1", "cpu=1100m", "limits.cpu=1200m", "limits.memory=64Mi", "memory=128Mi", "pods=1", "requests.cpu=1100m", "requests.memory=128Mi"],
+                vec![
+                    "count/pods=1",
+                    "cpu=1100m",
+                    "limits.cpu=1200m",
+                    "limits.memory=64Mi",
+                    "memory=128Mi",
+                    "pods=1",
+                    "requests.cpu=1100m",
+                    "requests.memory=128Mi",
+                ],
             ),
             (
                 "an init container larger than the sum sets the request",
@@ -306,14 +315,24 @@ mod tests {
                 "",
                 "services",
                 json!({"spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 443}]}}),
-                vec!["count/services=1", "services=1", "services.loadbalancers=0", "services.nodeports=2"],
+                vec![
+                    "count/services=1",
+                    "services=1",
+                    "services.loadbalancers=0",
+                    "services.nodeports=2",
+                ],
             ),
             (
                 "a load balancer service counts as one",
                 "",
                 "services",
                 json!({"spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false, "ports": [{"port": 80}]}}),
-                vec!["count/services=1", "services=1", "services.loadbalancers=1", "services.nodeports=0"],
+                vec![
+                    "count/services=1",
+                    "services=1",
+                    "services.loadbalancers=1",
+                    "services.nodeports=0",
+                ],
             ),
             (
                 "a claim charges storage, per class too",
@@ -328,8 +347,20 @@ mod tests {
                     "requests.storage=10Gi",
                 ],
             ),
-            ("a config map is a count", "", "configmaps", json!({}), vec!["configmaps=1", "count/configmaps=1"]),
-            ("other kinds count by group", "apps", "deployments", json!({}), vec!["count/deployments.apps=1"]),
+            (
+                "a config map is a count",
+                "",
+                "configmaps",
+                json!({}),
+                vec!["configmaps=1", "count/configmaps=1"],
+            ),
+            (
+                "other kinds count by group",
+                "apps",
+                "deployments",
+                json!({}),
+                vec!["count/deployments.apps=1"],
+            ),
         ];
         for (name, group, plural, obj, want) in cases {
             assert_eq!(printed(&usage(group, plural, &obj, now())), want, "{name}");

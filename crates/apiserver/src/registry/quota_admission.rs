@@ -153,9 +153,7 @@ impl Registry {
                 Err(rkube_store::Error::Conflict { .. } | rkube_store::Error::NotFound) => {
                     return Ok(false)
                 }
-                Err(e) => {
-                    return Err(ApiError::internal(format!("could not charge a quota: {e}")))
-                }
+                Err(e) => return Err(ApiError::internal(format!("could not charge a quota: {e}"))),
             }
         }
         Ok(true)

@@ -132,7 +132,11 @@ async fn reconcile(cronjob: Arc<CronJob>, state: Arc<State>) -> Result<Action, E
     {
         // The cache may predate our own status update listing the Job (upstream re-reads
         // the CronJob before calling a Job unexpected).
-        match cronjobs.get_opt(&name).await.map_err(failed("get the CronJob"))? {
+        match cronjobs
+            .get_opt(&name)
+            .await
+            .map_err(failed("get the CronJob"))?
+        {
             Some(live) => {
                 cronjob = Arc::new(live);
                 reconciled = sync::reconcile_active(&cronjob, &owned);
@@ -158,7 +162,11 @@ async fn reconcile(cronjob: Arc<CronJob>, state: Arc<State>) -> Result<Action, E
     // The cache may just not have a Job we created yet: only the apiserver can tell.
     for reference in reconciled.unconfirmed {
         let job_name = reference.name.clone().unwrap_or_default();
-        match jobs_api.get_opt(&job_name).await.map_err(failed("get a Job"))? {
+        match jobs_api
+            .get_opt(&job_name)
+            .await
+            .map_err(failed("get a Job"))?
+        {
             Some(job) if job.metadata.uid == reference.uid => {}
             _ => {
                 state.recorder.normal(
@@ -353,11 +361,9 @@ async fn delete_job(
 ) -> Result<(), kube::Error> {
     let name = job.metadata.name.clone().unwrap_or_default();
     match jobs_api.delete(&name, &DeleteParams::background()).await {
-        Ok(_) => state.recorder.normal(
-            cronjob,
-            SUCCESSFUL_DELETE,
-            format!("Deleted job {name}"),
-        ),
+        Ok(_) => state
+            .recorder
+            .normal(cronjob, SUCCESSFUL_DELETE, format!("Deleted job {name}")),
         Err(error) if is_not_found(&error) => {}
         Err(error) => return Err(error),
     }
@@ -406,8 +412,7 @@ fn job_for(cronjob: &CronJob, scheduled: Timestamp, zone: &TimeZone) -> Job {
         .map(|spec| spec.job_template.clone())
         .unwrap_or_default();
     let template_meta = template.metadata.unwrap_or_default();
-    let mut annotations: BTreeMap<String, String> =
-        template_meta.annotations.unwrap_or_default();
+    let mut annotations: BTreeMap<String, String> = template_meta.annotations.unwrap_or_default();
     annotations.insert(SCHEDULED_TIMESTAMP.into(), rfc3339_in(scheduled, zone));
     let name = cronjob.metadata.name.as_deref().unwrap_or_default();
     Job {
@@ -468,10 +473,7 @@ mod tests {
         for (zone, want) in cases {
             let job = job_for(&cronjob, at, &zone);
             assert_eq!(job.metadata.name.as_deref(), Some("tick-28401720"));
-            assert_eq!(
-                job.metadata.annotations.unwrap()[SCHEDULED_TIMESTAMP],
-                want
-            );
+            assert_eq!(job.metadata.annotations.unwrap()[SCHEDULED_TIMESTAMP], want);
             assert_eq!(job.metadata.labels.unwrap()["app"], "tick");
             let owner = &job.metadata.owner_references.unwrap()[0];
             assert_eq!(

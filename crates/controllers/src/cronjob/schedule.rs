@@ -121,7 +121,9 @@ impl std::str::FromStr for Schedule {
             let nanos = go_duration_nanos(every.trim())
                 .ok_or_else(|| ScheduleError::Duration(spec.to_owned()))?;
             // robfig's `Every`: at least a second, sub-second parts dropped.
-            let seconds = i64::try_from(nanos / 1_000_000_000).unwrap_or(i64::MAX).max(1);
+            let seconds = i64::try_from(nanos / 1_000_000_000)
+                .unwrap_or(i64::MAX)
+                .max(1);
             return Ok(Schedule::Every(SignedDuration::from_secs(seconds)));
         }
         let spec = match spec {
@@ -216,7 +218,10 @@ fn range(expr: &str, bounds: &Bounds) -> Result<(u64, bool), ScheduleError> {
         _ => return Err(range_error("too many slashes".into(), expr)),
     };
     if start < bounds.min {
-        let reason = format!("beginning of range ({start}) below minimum ({})", bounds.min);
+        let reason = format!(
+            "beginning of range ({start}) below minimum ({})",
+            bounds.min
+        );
         return Err(range_error(reason, expr));
     }
     if end > bounds.max {
@@ -326,9 +331,12 @@ fn has(bits: u64, value: i8) -> bool {
 }
 
 fn at(zone: &TimeZone, date: k8s_openapi::jiff::civil::Date, hour: i8) -> Option<Zoned> {
-    DateTime::from_parts(date, k8s_openapi::jiff::civil::Time::new(hour, 0, 0, 0).ok()?)
-        .to_zoned(zone.clone())
-        .ok()
+    DateTime::from_parts(
+        date,
+        k8s_openapi::jiff::civil::Time::new(hour, 0, 0, 0).ok()?,
+    )
+    .to_zoned(zone.clone())
+    .ok()
 }
 
 impl Fields {
@@ -425,18 +433,36 @@ mod tests {
             ("@every 1h30m", Ok(())),
             ("", Err("empty spec string")),
             ("* * *", Err("expected exactly 5 fields, found 3: [* * *]")),
-            ("60 * * * *", Err("end of range (60) above maximum (59): 60")),
-            ("* * 0 * *", Err("beginning of range (0) below minimum (1): 0")),
-            ("5-1 * * * *", Err("beginning of range (5) beyond end of range (1): 5-1")),
-            ("*/0 * * * *", Err("step of range should be a positive number: */0")),
+            (
+                "60 * * * *",
+                Err("end of range (60) above maximum (59): 60"),
+            ),
+            (
+                "* * 0 * *",
+                Err("beginning of range (0) below minimum (1): 0"),
+            ),
+            (
+                "5-1 * * * *",
+                Err("beginning of range (5) beyond end of range (1): 5-1"),
+            ),
+            (
+                "*/0 * * * *",
+                Err("step of range should be a positive number: */0"),
+            ),
             ("1-2-3 * * * *", Err("too many hyphens: 1-2-3")),
             ("x * * * *", Err("failed to parse int from x: x")),
             ("@fortnightly", Err("unrecognized descriptor: @fortnightly")),
             ("@every soon", Err("failed to parse duration @every soon")),
-            ("TZ=UTC 0 * * * *", Err("cannot use TZ or CRON_TZ in schedule, use timeZone field instead")),
+            (
+                "TZ=UTC 0 * * * *",
+                Err("cannot use TZ or CRON_TZ in schedule, use timeZone field instead"),
+            ),
         ];
         for (spec, want) in cases {
-            let got = spec.parse::<Schedule>().map(|_| ()).map_err(|e| e.to_string());
+            let got = spec
+                .parse::<Schedule>()
+                .map(|_| ())
+                .map_err(|e| e.to_string());
             assert_eq!(got, want.map_err(str::to_owned), "{spec:?}");
         }
     }
@@ -444,12 +470,36 @@ mod tests {
     #[test]
     fn the_next_activation_follows_the_fields_in_utc() {
         let cases = [
-            ("*/1 * * * *", "2024-03-01T10:00:00Z", "2024-03-01T10:01:00Z"),
-            ("*/1 * * * *", "2024-03-01T10:00:30.5Z", "2024-03-01T10:01:00Z"),
-            ("*/15 * * * *", "2024-03-01T10:16:00Z", "2024-03-01T10:30:00Z"),
-            ("30 6-16/4 * * 1-5", "2024-03-01T07:00:00Z", "2024-03-01T10:30:00Z"),
-            ("30 6-16/4 * * 1-5", "2024-03-01T15:00:00Z", "2024-03-04T06:30:00Z"),
-            ("0 0 1 jan *", "2024-03-01T00:00:00Z", "2025-01-01T00:00:00Z"),
+            (
+                "*/1 * * * *",
+                "2024-03-01T10:00:00Z",
+                "2024-03-01T10:01:00Z",
+            ),
+            (
+                "*/1 * * * *",
+                "2024-03-01T10:00:30.5Z",
+                "2024-03-01T10:01:00Z",
+            ),
+            (
+                "*/15 * * * *",
+                "2024-03-01T10:16:00Z",
+                "2024-03-01T10:30:00Z",
+            ),
+            (
+                "30 6-16/4 * * 1-5",
+                "2024-03-01T07:00:00Z",
+                "2024-03-01T10:30:00Z",
+            ),
+            (
+                "30 6-16/4 * * 1-5",
+                "2024-03-01T15:00:00Z",
+                "2024-03-04T06:30:00Z",
+            ),
+            (
+                "0 0 1 jan *",
+                "2024-03-01T00:00:00Z",
+                "2025-01-01T00:00:00Z",
+            ),
             ("@hourly", "2024-12-31T23:59:59Z", "2025-01-01T00:00:00Z"),
             ("@weekly", "2024-03-01T00:00:00Z", "2024-03-03T00:00:00Z"),
             ("@monthly", "2024-01-31T12:00:00Z", "2024-02-01T00:00:00Z"),
@@ -458,7 +508,11 @@ mod tests {
             ("0 0 13 * 5", "2024-09-01T00:00:00Z", "2024-09-06T00:00:00Z"),
             // Day of week `*`: only the day of month counts.
             ("0 0 13 * *", "2024-09-01T00:00:00Z", "2024-09-13T00:00:00Z"),
-            ("@every 90s", "2024-03-01T10:00:00.25Z", "2024-03-01T10:01:30Z"),
+            (
+                "@every 90s",
+                "2024-03-01T10:00:00.25Z",
+                "2024-03-01T10:01:30Z",
+            ),
         ];
         for (spec, after, want) in cases {
             let schedule: Schedule = spec.parse().unwrap();
@@ -473,7 +527,10 @@ mod tests {
     #[test]
     fn a_date_that_never_comes_has_no_next_activation() {
         let schedule: Schedule = "0 0 30 2 *".parse().unwrap();
-        assert_eq!(schedule.next(ts("2024-01-01T00:00:00Z"), &TimeZone::UTC), None);
+        assert_eq!(
+            schedule.next(ts("2024-01-01T00:00:00Z"), &TimeZone::UTC),
+            None
+        );
     }
 
     #[test]

@@ -244,7 +244,10 @@ fn most_recent(
     }
     // Upstream's approximation: count intervals of the first gap, then walk the schedule
     // from one interval before the estimate (exact for irregular schedules too).
-    let interval = t2.duration_since(t1).round(k8s_openapi::jiff::Unit::Second).map_err(|_| TooClose)?;
+    let interval = t2
+        .duration_since(t1)
+        .round(k8s_openapi::jiff::Unit::Second)
+        .map_err(|_| TooClose)?;
     let interval = interval.as_secs();
     if interval < 1 {
         return Err(TooClose);
@@ -532,7 +535,11 @@ mod tests {
             got.status.last_successful_time,
             Some(Time(ts("2024-01-01T00:05:00Z")))
         );
-        let unconfirmed: Vec<_> = got.unconfirmed.iter().filter_map(|r| r.name.clone()).collect();
+        let unconfirmed: Vec<_> = got
+            .unconfirmed
+            .iter()
+            .filter_map(|r| r.name.clone())
+            .collect();
         assert_eq!(unconfirmed, vec!["gone"]);
     }
 
@@ -632,12 +639,32 @@ mod tests {
     fn the_oldest_finished_jobs_beyond_the_limits_are_deleted() {
         let cronjob = Cj::new("* * * * *", "2024-01-01T00:00:00Z").history(2, 1).0;
         let owned = [
-            job("ok-3", Some(Finished::Complete), Some("2024-01-01T00:03:00Z")),
-            job("ok-1", Some(Finished::Complete), Some("2024-01-01T00:01:00Z")),
-            job("ok-2", Some(Finished::Complete), Some("2024-01-01T00:02:00Z")),
-            job("bad-1", Some(Finished::Failed), Some("2024-01-01T00:01:30Z")),
+            job(
+                "ok-3",
+                Some(Finished::Complete),
+                Some("2024-01-01T00:03:00Z"),
+            ),
+            job(
+                "ok-1",
+                Some(Finished::Complete),
+                Some("2024-01-01T00:01:00Z"),
+            ),
+            job(
+                "ok-2",
+                Some(Finished::Complete),
+                Some("2024-01-01T00:02:00Z"),
+            ),
+            job(
+                "bad-1",
+                Some(Finished::Failed),
+                Some("2024-01-01T00:01:30Z"),
+            ),
             job("bad-unstarted", Some(Finished::Failed), None),
-            job("bad-2", Some(Finished::Failed), Some("2024-01-01T00:02:30Z")),
+            job(
+                "bad-2",
+                Some(Finished::Failed),
+                Some("2024-01-01T00:02:30Z"),
+            ),
             job("running", None, Some("2024-01-01T00:00:30Z")),
         ];
         let got: Vec<String> = over_history_limits(&cronjob, &owned)

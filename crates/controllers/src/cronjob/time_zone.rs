@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn unknown_and_invalid_zones_are_errors_and_utc_always_loads() {
-        assert!(matches!(load("Mars/Olympus_Mons"), Err(TimeZoneError::Unknown(_))));
+        assert!(matches!(
+            load("Mars/Olympus_Mons"),
+            Err(TimeZoneError::Unknown(_))
+        ));
         assert!(matches!(load("../x"), Err(TimeZoneError::InvalidName)));
         assert!(load("UTC").is_ok());
     }

@@ -97,7 +97,10 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
 }
 
 /// The quotas of `namespace`, to recalculate after a change there.
-pub(crate) fn quotas_in(quotas: &Store<ResourceQuota>, namespace: &str) -> Vec<ObjectRef<ResourceQuota>> {
+pub(crate) fn quotas_in(
+    quotas: &Store<ResourceQuota>,
+    namespace: &str,
+) -> Vec<ObjectRef<ResourceQuota>> {
     quotas
         .state()
         .iter()
@@ -114,8 +117,8 @@ async fn sync(quota: Arc<ResourceQuota>, state: Arc<State>) -> Result<Action, Er
         .as_ref()
         .and_then(|s| s.hard.clone())
         .unwrap_or_default();
-    let value =
-        serde_json::to_value(&*quota).map_err(|e| Error::Encode(format!("{namespace}/{name}"), e))?;
+    let value = serde_json::to_value(&*quota)
+        .map_err(|e| Error::Encode(format!("{namespace}/{name}"), e))?;
     let objects: Vec<(&str, &str, Vec<serde_json::Value>)> = state
         .tracked
         .iter()
@@ -181,9 +184,25 @@ mod tests {
     fn a_quota_is_calculated_when_new_or_when_its_limits_change() {
         let cases = [
             ("new", quota(&["pods"], &[], None), true),
-            ("calculated", quota(&["pods"], &["pods"], Some(&["pods"])), false),
-            ("a limit added", quota(&["pods", "services"], &["pods"], Some(&["pods"])), true),
-            ("usage missing a resource", quota(&["pods", "services"], &["pods", "services"], Some(&["pods"])), true),
+            (
+                "calculated",
+                quota(&["pods"], &["pods"], Some(&["pods"])),
+                false,
+            ),
+            (
+                "a limit added",
+                quota(&["pods", "services"], &["pods"], Some(&["pods"])),
+                true,
+            ),
+            (
+                "usage missing a resource",
+                quota(
+                    &["pods", "services"],
+                    &["pods", "services"],
+                    Some(&["pods"]),
+                ),
+                true,
+            ),
         ];
         for (name, quota, want) in cases {
             assert_eq!(needs_calculation(&quota), want, "{name}");

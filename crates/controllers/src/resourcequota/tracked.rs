@@ -22,8 +22,9 @@ use crate::framework::{Change, Context, Informer, Triggers, Watchable};
 pub type Lister = Arc<dyn Fn(&str) -> Vec<Value> + Send + Sync>;
 
 /// Adds one kind's replenishment trigger.
-pub type Wire =
-    Box<dyn FnOnce(Triggers<ResourceQuota>, Store<ResourceQuota>) -> Triggers<ResourceQuota> + Send>;
+pub type Wire = Box<
+    dyn FnOnce(Triggers<ResourceQuota>, Store<ResourceQuota>) -> Triggers<ResourceQuota> + Send,
+>;
 
 /// One counted kind.
 pub struct Tracked {
@@ -44,18 +45,20 @@ impl Tracked {
             return true;
         }
         match (group, plural) {
-            ("", "pods") => !resource.starts_with("count/")
-                && !resource.starts_with("services")
-                && !resource.contains(".storageclass.storage.k8s.io/")
-                && !matches!(
-                    resource,
-                    "configmaps"
-                        | "secrets"
-                        | "persistentvolumeclaims"
-                        | "replicationcontrollers"
-                        | "resourcequotas"
-                        | "requests.storage"
-                ),
+            ("", "pods") => {
+                !resource.starts_with("count/")
+                    && !resource.starts_with("services")
+                    && !resource.contains(".storageclass.storage.k8s.io/")
+                    && !matches!(
+                        resource,
+                        "configmaps"
+                            | "secrets"
+                            | "persistentvolumeclaims"
+                            | "replicationcontrollers"
+                            | "resourcequotas"
+                            | "requests.storage"
+                    )
+            }
             ("", "services") => resource.starts_with("services."),
             ("", "persistentvolumeclaims") => {
                 resource == "requests.storage" || resource.contains(".storageclass.storage.k8s.io/")
@@ -153,13 +156,21 @@ mod tests {
             (("", "services"), "count/services", true),
             (("", "services"), "pods", false),
             (("", "persistentvolumeclaims"), "requests.storage", true),
-            (("", "persistentvolumeclaims"), "gold.storageclass.storage.k8s.io/requests.storage", true),
+            (
+                ("", "persistentvolumeclaims"),
+                "gold.storageclass.storage.k8s.io/requests.storage",
+                true,
+            ),
             (("", "configmaps"), "configmaps", true),
             (("apps", "deployments"), "count/deployments.apps", true),
             (("apps", "deployments"), "deployments", false),
         ];
         for ((group, plural), resource, want) in cases {
-            assert_eq!(kind(group, plural).charges(resource), want, "{plural} {resource}");
+            assert_eq!(
+                kind(group, plural).charges(resource),
+                want,
+                "{plural} {resource}"
+            );
         }
     }
 }
