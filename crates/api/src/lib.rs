@@ -11,6 +11,7 @@
 //! - [`selector`]: label and field selectors; [`meta`]: object metadata on
 //!   JSON; [`validation`]: name and metadata rules with upstream's messages.
 //! - [`table`]: `kubectl get` columns per kind.
+//! - [`quota`]: ResourceQuota accounting, shared by the quota controller and admission.
 
 pub mod catalog;
 pub mod field_error;
@@ -18,6 +19,7 @@ mod json_path;
 pub mod kinds;
 pub mod meta;
 pub mod patch;
+pub mod quota;
 pub mod selector;
 pub mod status_split;
 pub mod strategy;

@@ -10,6 +10,7 @@
 
 pub mod claim;
 pub mod daemonset;
+pub mod cronjob;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
@@ -24,6 +25,7 @@ pub mod pod_state;
 pub mod podgc;
 pub mod registry;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod serviceaccount;
 pub mod settings;
 pub mod statefulset;

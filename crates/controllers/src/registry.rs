@@ -42,6 +42,8 @@ pub fn all() -> Vec<Descriptor> {
         crate::nodeipam::DESCRIPTOR,
         crate::nodelifecycle::DESCRIPTOR,
         crate::job::DESCRIPTOR,
+        crate::cronjob::DESCRIPTOR,
+        crate::resourcequota::DESCRIPTOR,
         crate::podgc::DESCRIPTOR,
         crate::daemonset::DESCRIPTOR,
         crate::statefulset::DESCRIPTOR,

@@ -5,6 +5,7 @@
 //! values, as the flags give them; each controller interprets its own.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Settings for the individual controllers; `Default` gives upstream's
@@ -34,6 +35,9 @@ pub struct Settings {
     pub job_backoff_base: Duration,
     /// The longest such delay (upstream's 6 min).
     pub job_backoff_max: Duration,
+    /// The time the CronJob controller schedules by (the system clock; tests may run a
+    /// faster one).
+    pub clock: Arc<dyn crate::framework::Clock>,
 }
 
 impl Default for Settings {
@@ -48,6 +52,7 @@ impl Default for Settings {
             pod_gc_period: Duration::from_secs(20),
             job_backoff_base: Duration::from_secs(10),
             job_backoff_max: Duration::from_secs(360),
+            clock: Arc::new(crate::framework::SystemClock),
         }
     }
 }

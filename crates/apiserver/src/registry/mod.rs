@@ -15,6 +15,7 @@ pub mod filter;
 pub mod meta;
 mod namespaces;
 pub mod options;
+mod quota_admission;
 mod service_allocation;
 mod subresources;
 mod write;

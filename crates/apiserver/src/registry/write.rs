@@ -48,6 +48,10 @@ impl Registry {
                 name: &name,
             };
             namespaces::check_can_create_in(self, &obj_ref).await?;
+            // Validating admission: charged once, not again for a re-drawn name.
+            if attempt == 1 {
+                self.admit_quota(def, &candidate, opts.dry_run).await?;
+            }
             // Held until the Service is stored, so that no other create
             // takes the same address meanwhile.
             let _allocating = if service_allocation::is_services(def) {

@@ -72,6 +72,7 @@
 //! `Arc<Expectations<K, Child>>` in the state guards creations/deletions.
 
 mod backoff;
+mod clock;
 mod events;
 mod expectations;
 mod informer;
@@ -86,6 +87,7 @@ use kube::Client;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::FailureBackoff;
+pub use clock::{Clock, SystemClock};
 pub use events::{EventRecorder, Reason};
 pub use expectations::{CachedChild, ChildLookup, Expectations, EXPECTATIONS_TIMEOUT};
 pub use informer::{Change, Informer, SharedInformers, Watchable};
