@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::observed::{ObservedContainer, ObservedPod, RuntimeState};
+use super::probes::Health;
 
 /// Why a container is not running, in upstream's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub struct StatusInput<'a> {
     pub observed: &'a ObservedPod,
     /// Containers the worker is waiting on, by name.
     pub waiting: &'a HashMap<String, Waiting>,
+    /// What the probes say of the running app containers, by name.
+    pub health: &'a HashMap<String, Health>,
     /// The sandbox's IP (empty before it has one).
     pub pod_ip: &'a str,
     /// The node's IP.
@@ -242,7 +245,14 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let sandbox_ready = input.observed.sandbox().is_some_and(|s| s.ready);
     let terminal_reason = phase.is_terminal().then_some("PodCompleted");
     let not_ready_reason = terminal_reason.or(Some("ContainersNotReady"));
-    let conditions = vec![
+    let not_ready = not_ready_message(&statuses);
+    let gates_unmet = unmet_readiness_gate(pod);
+    let (ready, ready_reason, ready_message) = match (&not_ready, &gates_unmet) {
+        _ if all_ready && gates_unmet.is_none() => (true, None, None),
+        (None, Some(gate)) => (false, Some("ReadinessGatesNotReady"), Some(gate.clone())),
+        _ => (false, not_ready_reason, not_ready.clone()),
+    };
+    let mut conditions = vec![
         condition(input, "PodReadyToStartContainers", sandbox_ready, None),
         condition(
             input,
@@ -250,20 +260,30 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
             init_done,
             (!init_done).then_some("ContainersNotInitialized"),
         ),
-        condition(
-            input,
-            "Ready",
-            all_ready,
-            (!all_ready).then_some(not_ready_reason).flatten(),
-        ),
-        condition(
-            input,
-            "ContainersReady",
-            all_ready,
-            (!all_ready).then_some(not_ready_reason).flatten(),
-        ),
+        PodCondition {
+            message: ready_message,
+            ..condition(input, "Ready", ready, ready_reason)
+        },
+        PodCondition {
+            message: (!all_ready).then_some(not_ready).flatten(),
+            ..condition(
+                input,
+                "ContainersReady",
+                all_ready,
+                (!all_ready).then_some(not_ready_reason).flatten(),
+            )
+        },
         condition(input, "PodScheduled", true, None),
     ];
+    // Conditions others own (readiness gates, DisruptionTarget…) stay.
+    conditions.extend(
+        current
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|c| !KUBELET_CONDITIONS.contains(&c.type_.as_str()))
+            .cloned(),
+    );
     let start_time = current
         .and_then(|s| s.start_time.clone())
         .unwrap_or_else(|| input.now.clone());
@@ -290,6 +310,60 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
         container_statuses: Some(statuses),
         ..Default::default()
     }
+}
+
+/// The pod conditions the kubelet owns.
+const KUBELET_CONDITIONS: [&str; 5] = [
+    "PodReadyToStartContainers",
+    "Initialized",
+    "Ready",
+    "ContainersReady",
+    "PodScheduled",
+];
+
+/// "containers with unready status: [a b]" (upstream's generate.go).
+fn not_ready_message(statuses: &[ContainerStatus]) -> Option<String> {
+    let unready: Vec<&str> = statuses
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| s.name.as_str())
+        .collect();
+    (!unready.is_empty())
+        .then(|| format!("containers with unready status: [{}]", unready.join(" ")))
+}
+
+/// The first readiness gate whose condition is not True, as upstream's
+/// message (status/generate.go `GeneratePodReadyCondition`).
+fn unmet_readiness_gate(pod: &Pod) -> Option<String> {
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+    for gate in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let found = conditions
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == gate.condition_type);
+        match found {
+            None => {
+                return Some(format!(
+                    "corresponding condition of pod readiness gate \"{}\" does not exist.",
+                    gate.condition_type
+                ))
+            }
+            Some(c) if c.status != "True" => {
+                return Some(format!(
+                    "the status of pod readiness gate \"{}\" is not \"True\", but {}",
+                    gate.condition_type, c.status
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 fn condition(
@@ -376,10 +450,16 @@ fn container_status(
         ),
     };
     let running = latest.is_some_and(|c| c.state == RuntimeState::Running);
-    let ready = if is_init {
-        latest.is_some_and(|c| c.state == RuntimeState::Exited && c.exit_code == 0)
+    // A running container without an entry has no probes to wait for.
+    let health = input.health.get(&spec.name).copied().unwrap_or(Health {
+        started: true,
+        ready: true,
+    });
+    let (ready, started) = if is_init {
+        let done = latest.is_some_and(|c| c.state == RuntimeState::Exited && c.exit_code == 0);
+        (done, running)
     } else {
-        running
+        (running && health.ready, running && health.started)
     };
     ContainerStatus {
         name: spec.name.clone(),
@@ -387,7 +467,7 @@ fn container_status(
         image_id: latest.map(|c| c.image_ref.clone()).unwrap_or_default(),
         container_id: latest.map(|c| format!("containerd://{}", c.id)),
         ready,
-        started: Some(running),
+        started: Some(started),
         restart_count: latest.map_or(0, |c| i32::try_from(c.attempt).unwrap_or(i32::MAX)),
         state: Some(state),
         last_state: Some(last_state.unwrap_or_default()),
@@ -595,6 +675,7 @@ mod tests {
             pod,
             observed,
             waiting,
+            health: &HashMap::new(),
             pod_ip: "10.42.0.9",
             host_ip: "192.0.2.1",
             now: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
