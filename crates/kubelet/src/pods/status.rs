@@ -737,4 +737,137 @@ mod tests {
             .unwrap();
         assert_eq!(ready.status, "True");
     }
+
+    #[test]
+    fn probes_and_readiness_gates_decide_ready() {
+        let healthy = Health {
+            started: true,
+            ready: true,
+        };
+        let unready = Health {
+            started: true,
+            ready: false,
+        };
+        let not_started = Health {
+            started: false,
+            ready: false,
+        };
+        let gate = |status: Option<&str>| {
+            let mut p = pod("Always", &[], &["a"]);
+            p.spec.as_mut().unwrap().readiness_gates =
+                Some(vec![k8s_openapi::api::core::v1::PodReadinessGate {
+                    condition_type: "example.com/gate".into(),
+                }]);
+            p.status = status.map(|s| PodStatus {
+                conditions: Some(vec![PodCondition {
+                    type_: "example.com/gate".into(),
+                    status: s.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+            p
+        };
+        // (name, pod, health, container ready, started, ContainersReady, Ready, Ready reason)
+        let cases = [
+            (
+                "no probes",
+                pod("Always", &[], &["a"]),
+                None,
+                true,
+                true,
+                "True",
+                "True",
+                None,
+            ),
+            (
+                "probes pass",
+                pod("Always", &[], &["a"]),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "True",
+                None,
+            ),
+            (
+                "readiness failing",
+                pod("Always", &[], &["a"]),
+                Some(unready),
+                false,
+                true,
+                "False",
+                "False",
+                Some("ContainersNotReady"),
+            ),
+            (
+                "startup pending",
+                pod("Always", &[], &["a"]),
+                Some(not_started),
+                false,
+                false,
+                "False",
+                "False",
+                Some("ContainersNotReady"),
+            ),
+            (
+                "gate condition missing",
+                gate(None),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "False",
+                Some("ReadinessGatesNotReady"),
+            ),
+            (
+                "gate condition False",
+                gate(Some("False")),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "False",
+                Some("ReadinessGatesNotReady"),
+            ),
+            (
+                "gate condition True",
+                gate(Some("True")),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "True",
+                None,
+            ),
+        ];
+        for (name, p, health, ready, started, containers_ready, pod_ready, reason) in cases {
+            let o = observed(vec![instance("a", Running, 0, 0)]);
+            let health: HashMap<String, Health> =
+                health.into_iter().map(|h| ("a".to_string(), h)).collect();
+            let status = pod_status(&StatusInput {
+                pod: &p,
+                observed: &o,
+                waiting: &HashMap::new(),
+                health: &health,
+                pod_ip: "10.42.0.9",
+                host_ip: "192.0.2.1",
+                now: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+            });
+            let c = &status.container_statuses.as_ref().unwrap()[0];
+            assert_eq!((c.ready, c.started), (ready, Some(started)), "{name}");
+            let conditions = status.conditions.unwrap();
+            let find = |t: &str| conditions.iter().find(|c| c.type_ == t).unwrap().clone();
+            assert_eq!(find("ContainersReady").status, containers_ready, "{name}");
+            let ready_condition = find("Ready");
+            assert_eq!(ready_condition.status, pod_ready, "{name}");
+            assert_eq!(ready_condition.reason.as_deref(), reason, "{name}");
+            if p.spec.as_ref().unwrap().readiness_gates.is_some() && p.status.is_some() {
+                assert!(
+                    conditions.iter().any(|c| c.type_ == "example.com/gate"),
+                    "{name}: the gate's condition is kept"
+                );
+            }
+        }
+    }
 }
