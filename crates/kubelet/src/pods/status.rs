@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::observed::{ObservedContainer, ObservedPod, RuntimeState};
+use super::probes::Health;
 
 /// Why a container is not running, in upstream's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub struct StatusInput<'a> {
     pub observed: &'a ObservedPod,
     /// Containers the worker is waiting on, by name.
     pub waiting: &'a HashMap<String, Waiting>,
+    /// What the probes say of the running app containers, by name.
+    pub health: &'a HashMap<String, Health>,
     /// The sandbox's IP (empty before it has one).
     pub pod_ip: &'a str,
     /// The node's IP.
@@ -242,7 +245,14 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
     let sandbox_ready = input.observed.sandbox().is_some_and(|s| s.ready);
     let terminal_reason = phase.is_terminal().then_some("PodCompleted");
     let not_ready_reason = terminal_reason.or(Some("ContainersNotReady"));
-    let conditions = vec![
+    let not_ready = not_ready_message(&statuses);
+    let gates_unmet = unmet_readiness_gate(pod);
+    let (ready, ready_reason, ready_message) = match (&not_ready, &gates_unmet) {
+        _ if all_ready && gates_unmet.is_none() => (true, None, None),
+        (None, Some(gate)) => (false, Some("ReadinessGatesNotReady"), Some(gate.clone())),
+        _ => (false, not_ready_reason, not_ready.clone()),
+    };
+    let mut conditions = vec![
         condition(input, "PodReadyToStartContainers", sandbox_ready, None),
         condition(
             input,
@@ -250,20 +260,30 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
             init_done,
             (!init_done).then_some("ContainersNotInitialized"),
         ),
-        condition(
-            input,
-            "Ready",
-            all_ready,
-            (!all_ready).then_some(not_ready_reason).flatten(),
-        ),
-        condition(
-            input,
-            "ContainersReady",
-            all_ready,
-            (!all_ready).then_some(not_ready_reason).flatten(),
-        ),
+        PodCondition {
+            message: ready_message,
+            ..condition(input, "Ready", ready, ready_reason)
+        },
+        PodCondition {
+            message: (!all_ready).then_some(not_ready).flatten(),
+            ..condition(
+                input,
+                "ContainersReady",
+                all_ready,
+                (!all_ready).then_some(not_ready_reason).flatten(),
+            )
+        },
         condition(input, "PodScheduled", true, None),
     ];
+    // Conditions others own (readiness gates, DisruptionTarget…) stay.
+    conditions.extend(
+        current
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|c| !KUBELET_CONDITIONS.contains(&c.type_.as_str()))
+            .cloned(),
+    );
     let start_time = current
         .and_then(|s| s.start_time.clone())
         .unwrap_or_else(|| input.now.clone());
@@ -290,6 +310,60 @@ pub fn pod_status(input: &StatusInput<'_>) -> PodStatus {
         container_statuses: Some(statuses),
         ..Default::default()
     }
+}
+
+/// The pod conditions the kubelet owns.
+const KUBELET_CONDITIONS: [&str; 5] = [
+    "PodReadyToStartContainers",
+    "Initialized",
+    "Ready",
+    "ContainersReady",
+    "PodScheduled",
+];
+
+/// "containers with unready status: [a b]" (upstream's generate.go).
+fn not_ready_message(statuses: &[ContainerStatus]) -> Option<String> {
+    let unready: Vec<&str> = statuses
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| s.name.as_str())
+        .collect();
+    (!unready.is_empty())
+        .then(|| format!("containers with unready status: [{}]", unready.join(" ")))
+}
+
+/// The first readiness gate whose condition is not True, as upstream's
+/// message (status/generate.go `GeneratePodReadyCondition`).
+fn unmet_readiness_gate(pod: &Pod) -> Option<String> {
+    let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+    for gate in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let found = conditions
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == gate.condition_type);
+        match found {
+            None => {
+                return Some(format!(
+                    "corresponding condition of pod readiness gate \"{}\" does not exist.",
+                    gate.condition_type
+                ))
+            }
+            Some(c) if c.status != "True" => {
+                return Some(format!(
+                    "the status of pod readiness gate \"{}\" is not \"True\", but {}",
+                    gate.condition_type, c.status
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 fn condition(
@@ -376,10 +450,16 @@ fn container_status(
         ),
     };
     let running = latest.is_some_and(|c| c.state == RuntimeState::Running);
-    let ready = if is_init {
-        latest.is_some_and(|c| c.state == RuntimeState::Exited && c.exit_code == 0)
+    // A running container without an entry has no probes to wait for.
+    let health = input.health.get(&spec.name).copied().unwrap_or(Health {
+        started: true,
+        ready: true,
+    });
+    let (ready, started) = if is_init {
+        let done = latest.is_some_and(|c| c.state == RuntimeState::Exited && c.exit_code == 0);
+        (done, running)
     } else {
-        running
+        (running && health.ready, running && health.started)
     };
     ContainerStatus {
         name: spec.name.clone(),
@@ -387,7 +467,7 @@ fn container_status(
         image_id: latest.map(|c| c.image_ref.clone()).unwrap_or_default(),
         container_id: latest.map(|c| format!("containerd://{}", c.id)),
         ready,
-        started: Some(running),
+        started: Some(started),
         restart_count: latest.map_or(0, |c| i32::try_from(c.attempt).unwrap_or(i32::MAX)),
         state: Some(state),
         last_state: Some(last_state.unwrap_or_default()),
@@ -595,6 +675,7 @@ mod tests {
             pod,
             observed,
             waiting,
+            health: &HashMap::new(),
             pod_ip: "10.42.0.9",
             host_ip: "192.0.2.1",
             now: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
@@ -655,5 +736,138 @@ mod tests {
             .find(|c| c.type_ == "Ready")
             .unwrap();
         assert_eq!(ready.status, "True");
+    }
+
+    #[test]
+    fn probes_and_readiness_gates_decide_ready() {
+        let healthy = Health {
+            started: true,
+            ready: true,
+        };
+        let unready = Health {
+            started: true,
+            ready: false,
+        };
+        let not_started = Health {
+            started: false,
+            ready: false,
+        };
+        let gate = |status: Option<&str>| {
+            let mut p = pod("Always", &[], &["a"]);
+            p.spec.as_mut().unwrap().readiness_gates =
+                Some(vec![k8s_openapi::api::core::v1::PodReadinessGate {
+                    condition_type: "example.com/gate".into(),
+                }]);
+            p.status = status.map(|s| PodStatus {
+                conditions: Some(vec![PodCondition {
+                    type_: "example.com/gate".into(),
+                    status: s.into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+            p
+        };
+        // (name, pod, health, container ready, started, ContainersReady, Ready, Ready reason)
+        let cases = [
+            (
+                "no probes",
+                pod("Always", &[], &["a"]),
+                None,
+                true,
+                true,
+                "True",
+                "True",
+                None,
+            ),
+            (
+                "probes pass",
+                pod("Always", &[], &["a"]),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "True",
+                None,
+            ),
+            (
+                "readiness failing",
+                pod("Always", &[], &["a"]),
+                Some(unready),
+                false,
+                true,
+                "False",
+                "False",
+                Some("ContainersNotReady"),
+            ),
+            (
+                "startup pending",
+                pod("Always", &[], &["a"]),
+                Some(not_started),
+                false,
+                false,
+                "False",
+                "False",
+                Some("ContainersNotReady"),
+            ),
+            (
+                "gate condition missing",
+                gate(None),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "False",
+                Some("ReadinessGatesNotReady"),
+            ),
+            (
+                "gate condition False",
+                gate(Some("False")),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "False",
+                Some("ReadinessGatesNotReady"),
+            ),
+            (
+                "gate condition True",
+                gate(Some("True")),
+                Some(healthy),
+                true,
+                true,
+                "True",
+                "True",
+                None,
+            ),
+        ];
+        for (name, p, health, ready, started, containers_ready, pod_ready, reason) in cases {
+            let o = observed(vec![instance("a", Running, 0, 0)]);
+            let health: HashMap<String, Health> =
+                health.into_iter().map(|h| ("a".to_string(), h)).collect();
+            let status = pod_status(&StatusInput {
+                pod: &p,
+                observed: &o,
+                waiting: &HashMap::new(),
+                health: &health,
+                pod_ip: "10.42.0.9",
+                host_ip: "192.0.2.1",
+                now: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+            });
+            let c = &status.container_statuses.as_ref().unwrap()[0];
+            assert_eq!((c.ready, c.started), (ready, Some(started)), "{name}");
+            let conditions = status.conditions.unwrap();
+            let find = |t: &str| conditions.iter().find(|c| c.type_ == t).unwrap().clone();
+            assert_eq!(find("ContainersReady").status, containers_ready, "{name}");
+            let ready_condition = find("Ready");
+            assert_eq!(ready_condition.status, pod_ready, "{name}");
+            assert_eq!(ready_condition.reason.as_deref(), reason, "{name}");
+            if p.spec.as_ref().unwrap().readiness_gates.is_some() && p.status.is_some() {
+                assert!(
+                    conditions.iter().any(|c| c.type_ == "example.com/gate"),
+                    "{name}: the gate's condition is kept"
+                );
+            }
+        }
     }
 }

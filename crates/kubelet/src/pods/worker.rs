@@ -23,7 +23,10 @@ use tracing::{debug, info, warn, Instrument};
 use super::backoff::Backoff;
 use super::dns::{dns_config, hosts_file, ClusterDns};
 use super::env::{container_env, EnvSources, PodAddresses};
+use super::hooks::{self, Hook, HookTarget};
 use super::observed::{observe, ObservedPod, RuntimeState};
+use super::probes::events::{PodEvents, Reason};
+use super::probes::ProbeManager;
 use super::resources::linux_resources;
 use super::runtime_config::{container_config, sandbox_config, ContainerInputs};
 use super::status::init_progress;
@@ -41,6 +44,9 @@ use crate::runtime::cri::{Cri, CriError};
 const RESYNC: Duration = Duration::from_secs(1);
 /// The grace period when the pod does not say.
 const DEFAULT_GRACE: i64 = 30;
+/// The longest a postStart hook may hold the worker; upstream sets none,
+/// but a hook that never returns would stall the pod for good.
+const POST_START_LIMIT: Duration = Duration::from_secs(300);
 
 /// What every pod worker shares.
 pub struct PodContext {
@@ -73,6 +79,8 @@ enum Next {
 /// up. `updates` carries the latest pod, `None` once it left the API.
 pub async fn run(ctx: Arc<PodContext>, uid: String, mut updates: watch::Receiver<Option<Pod>>) {
     let mut worker = PodWorker {
+        probes: ProbeManager::new(ctx.cri.clone()),
+        events: None,
         ctx,
         uid: uid.clone(),
         backoff: Backoff::default(),
@@ -128,6 +136,10 @@ struct PodWorker {
     volumes: Option<HashMap<String, HostVolume>>,
     hosts_written_for: Option<String>,
     last_status: Option<serde_json::Value>,
+    /// The probes of the running containers.
+    probes: ProbeManager,
+    /// Events about the pod, once it was seen.
+    events: Option<PodEvents>,
 }
 
 impl PodWorker {
@@ -136,6 +148,10 @@ impl PodWorker {
     }
 
     async fn sync(&mut self, pod: &Pod) -> Result<Next, SyncError> {
+        let events = self
+            .events
+            .get_or_insert_with(|| PodEvents::new(self.ctx.client.clone(), pod))
+            .clone();
         let observed = observe(&self.ctx.cri, &self.uid).await?;
         if pod.metadata.deletion_timestamp.is_some() {
             return self.finish_deletion(pod, &observed).await;
@@ -227,6 +243,7 @@ impl PodWorker {
         };
 
         let policy = RestartPolicy::of(pod);
+        self.kill_unhealthy(pod, &observed, policy, &events).await;
         match init_progress(pod, &observed) {
             InitProgress::InProgress => {
                 for init in init_containers(pod) {
@@ -239,7 +256,7 @@ impl PodWorker {
                             break;
                         }
                         Some(c) if c.state == RuntimeState::Created => {
-                            self.start_created(&c.id, &init.name).await;
+                            self.start_created(pod, init, &c.id, target.pod_ip).await;
                             break;
                         }
                         _ => {
@@ -255,7 +272,8 @@ impl PodWorker {
                     match observed.latest(&container.name) {
                         None => self.start(pod, container, 0, &target).await,
                         Some(c) if c.state == RuntimeState::Created => {
-                            self.start_created(&c.id, &container.name).await
+                            self.start_created(pod, container, &c.id, target.pod_ip)
+                                .await
                         }
                         Some(c)
                             if c.state == RuntimeState::Exited && policy.restarts(c.exit_code) =>
@@ -271,8 +289,47 @@ impl PodWorker {
             }
         }
         let observed = observe(&self.ctx.cri, &self.uid).await?;
+        self.probes.sync(pod, &observed, &pod_ip, &events);
         self.report(pod, &observed, &pod_ip).await?;
         Ok(Next::After(RESYNC))
+    }
+
+    /// Kills the containers whose liveness or startup probe failed; the
+    /// restart policy then restarts them (kuberuntime_manager.go
+    /// `computePodActions`), with the probe's grace period when it sets one.
+    async fn kill_unhealthy(
+        &self,
+        pod: &Pod,
+        observed: &ObservedPod,
+        policy: RestartPolicy,
+        events: &PodEvents,
+    ) {
+        for failed in self.probes.failed(pod, observed) {
+            let Some(spec) = super::status::containers(pod)
+                .iter()
+                .find(|c| c.name == failed.container)
+            else {
+                continue;
+            };
+            let mut message = format!(
+                "Container {} failed {} probe",
+                failed.container,
+                failed.kind.as_str().to_lowercase()
+            );
+            // A killed container exits non-zero, so only Never keeps it down.
+            if policy != RestartPolicy::Never {
+                message.push_str(", will be restarted");
+            }
+            info!(container = %failed.container, kind = failed.kind.as_str(), "killing an unhealthy container");
+            events.record(&failed.container, Reason::Killing, message);
+            let grace = probe_grace(pod, spec, failed.kind);
+            if let Err(e) = self
+                .stop_container(pod, Some(spec), failed.id.clone(), Instant::now() + grace)
+                .await
+            {
+                warn!(container = %failed.container, error = %e, "could not kill an unhealthy container");
+            }
+        }
     }
 
     /// Restarts an exited container unless its back-off holds it.
@@ -358,16 +415,45 @@ impl PodWorker {
                 return;
             }
         };
-        self.start_created(&id, &name).await;
+        self.start_created(pod, container, &id, target.pod_ip).await;
     }
 
-    async fn start_created(&mut self, id: &str, name: &str) {
+    async fn start_created(&mut self, pod: &Pod, container: &Container, id: &str, pod_ip: &str) {
+        let name = container.name.as_str();
         match self.ctx.cri.start_container(id).await {
             Ok(()) => {
                 debug!(container = name, id, "started");
                 self.waiting.remove(name);
+                self.post_start(pod, container, id, pod_ip).await;
             }
             Err(e) => self.set_waiting(name, WaitingReason::RunContainerError, e.message()),
+        }
+    }
+
+    /// Runs the postStart hook; a failure kills the container
+    /// (kuberuntime_container.go `startContainer`), whose restart policy
+    /// then decides.
+    async fn post_start(&self, pod: &Pod, container: &Container, id: &str, pod_ip: &str) {
+        let Some(handler) = Hook::PostStart.handler(container) else {
+            return;
+        };
+        let target = HookTarget {
+            cri: &self.ctx.cri,
+            container,
+            id,
+            pod_ip,
+            pod: pod_label(pod, &self.uid),
+        };
+        let Err(e) = hooks::run(handler, &target, POST_START_LIMIT).await else {
+            return;
+        };
+        warn!(container = %container.name, error = %e, "postStart hook failed; killing the container");
+        if let Some(events) = &self.events {
+            events.record(&container.name, Reason::FailedPostStartHook, e.to_string());
+        }
+        let grace = Duration::from_secs(pod_grace(pod));
+        if let Err(e) = self.ctx.cri.stop_container(id, grace).await {
+            warn!(container = %container.name, error = %e, "could not kill the container");
         }
     }
 
@@ -512,10 +598,12 @@ impl PodWorker {
         pod_ip: &str,
     ) -> Result<(), SyncError> {
         let now = Time(k8s_openapi::jiff::Timestamp::now());
+        let health = self.probes.health(pod, observed);
         let status = pod_status(&StatusInput {
             pod,
             observed,
             waiting: &self.waiting,
+            health: &health,
             pod_ip,
             host_ip: &self.ctx.host_ip,
             now,
@@ -617,7 +705,7 @@ impl PodWorker {
                     .iter()
                     .chain(init_containers(pod))
                     .find(|s| s.name == c.name);
-                self.stop_container(spec, c.id.clone(), deadline)
+                self.stop_container(pod, spec, c.id.clone(), deadline)
             });
         for result in futures::future::join_all(stops).await {
             if let Err(e) = result {
@@ -639,25 +727,35 @@ impl PodWorker {
         Ok(())
     }
 
-    /// preStop (exec), then StopContainer with what is left of the grace.
+    /// preStop, then StopContainer with what is left of the grace.
     async fn stop_container(
         &self,
+        pod: &Pod,
         spec: Option<&Container>,
         id: String,
         deadline: Instant,
     ) -> Result<(), CriError> {
-        let pre_stop = spec
-            .and_then(|c| c.lifecycle.as_ref())
-            .and_then(|l| l.pre_stop.as_ref())
-            .and_then(|h| h.exec.as_ref())
-            .and_then(|e| e.command.clone());
-        if let Some(command) = pre_stop {
+        if let Some((container, handler)) =
+            spec.and_then(|c| Hook::PreStop.handler(c).map(|h| (c, h)))
+        {
+            let pod_ip = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.pod_ip.clone())
+                .unwrap_or_default();
+            let target = HookTarget {
+                cri: &self.ctx.cri,
+                container,
+                id: &id,
+                pod_ip: &pod_ip,
+                pod: pod_label(pod, &self.uid),
+            };
             let left = deadline.saturating_duration_since(Instant::now());
-            if let Err(e) = tokio::time::timeout(left, self.ctx.cri.exec_sync(&id, command, left))
-                .await
-                .unwrap_or(Ok(Default::default()))
-            {
-                warn!(container = %id, error = %e, "preStop hook failed");
+            if let Err(e) = hooks::run(handler, &target, left).await {
+                warn!(container = %container.name, error = %e, "preStop hook failed");
+                if let Some(events) = &self.events {
+                    events.record(&container.name, Reason::FailedPreStopHook, e.to_string());
+                }
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -689,6 +787,45 @@ impl PodWorker {
             }
         }
     }
+}
+
+/// The pod's grace period in seconds (terminationGracePeriodSeconds).
+fn pod_grace(pod: &Pod) -> u64 {
+    let seconds = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(DEFAULT_GRACE);
+    u64::try_from(seconds).unwrap_or(0)
+}
+
+/// How long a container killed for a failed probe gets: the probe's own
+/// terminationGracePeriodSeconds overrides the pod's.
+fn probe_grace(
+    pod: &Pod,
+    container: &Container,
+    kind: super::probes::state::ProbeKind,
+) -> Duration {
+    use super::probes::state::ProbeKind;
+    let probe = match kind {
+        ProbeKind::Startup => container.startup_probe.as_ref(),
+        ProbeKind::Liveness => container.liveness_probe.as_ref(),
+        ProbeKind::Readiness => None,
+    };
+    let seconds = probe
+        .and_then(|p| p.termination_grace_period_seconds)
+        .and_then(|s| u64::try_from(s).ok())
+        .unwrap_or_else(|| pod_grace(pod));
+    Duration::from_secs(seconds)
+}
+
+/// `name_namespace(uid)`, how upstream names a pod in messages.
+fn pod_label(pod: &Pod, uid: &str) -> String {
+    format!(
+        "{}_{}({uid})",
+        pod.metadata.name.as_deref().unwrap_or(""),
+        pod.metadata.namespace.as_deref().unwrap_or("")
+    )
 }
 
 /// Where a container goes.
