@@ -9,8 +9,8 @@
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
 pub mod claim;
-pub mod daemonset;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
