@@ -73,14 +73,12 @@ async fn wait_event(client: &kube::Client, pod: &str, reason: &str, text: &str) 
     match found {
         Ok(Some(event)) => event,
         _ => {
-            let seen: Vec<_> = api
-                .list(&Default::default())
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|e| (e.reason, e.message))
-                .collect();
+            let seen = api.list(&Default::default()).await.map(|l| {
+                l.items
+                    .into_iter()
+                    .map(|e| (e.reason, e.message))
+                    .collect::<Vec<_>>()
+            });
             panic!("no {reason} event with {text:?} about {pod} within {POD_DEADLINE:?}; events: {seen:#?}")
         }
     }

@@ -167,6 +167,8 @@ impl PodWorker {
             // for logs until the pod is deleted.
             self.stop_sandboxes(&observed).await;
             let observed = observe(&self.ctx.cri, &self.uid).await?;
+            // Probes of containers that stopped with the pod stop too.
+            self.probes.sync(pod, &observed, "", &events);
             self.report(pod, &observed, "").await?;
             return Ok(Next::After(Duration::from_secs(10)));
         }

@@ -81,6 +81,7 @@ async fn check(address: &str, service: &str, timeout: Duration) -> Result<i32, S
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -337,8 +337,17 @@ impl Drop for ProbeManager {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    /// (name, container, startup result, readiness result, health)
+    type Case = (
+        &'static str,
+        Container,
+        Option<ProbeResult>,
+        Option<ProbeResult>,
+        Health,
+    );
     use k8s_openapi::api::core::v1::ContainerPort;
 
     fn container(startup: bool, readiness: bool) -> Container {
@@ -358,13 +367,7 @@ mod tests {
     #[test]
     fn started_and_ready_follow_the_probes_the_container_has() {
         use ProbeResult::{Failure, Success};
-        let cases: Vec<(
-            &str,
-            Container,
-            Option<ProbeResult>,
-            Option<ProbeResult>,
-            Health,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "no probes: started and ready",
                 container(false, false),

@@ -175,8 +175,17 @@ impl ProbeState {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    /// (name, kind, timing, outcomes, verdict changes)
+    type Case = (
+        &'static str,
+        ProbeKind,
+        Timing,
+        Vec<Outcome>,
+        Vec<Option<ProbeResult>>,
+    );
 
     fn timing(success: u32, failure: u32) -> Timing {
         Timing {
@@ -195,13 +204,7 @@ mod tests {
     #[test]
     fn results_change_only_after_the_threshold_in_a_row() {
         use Outcome::Success as S;
-        let cases: Vec<(
-            &str,
-            ProbeKind,
-            Timing,
-            Vec<Outcome>,
-            Vec<Option<ProbeResult>>,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "readiness passes after two successes in a row",
                 ProbeKind::Readiness,

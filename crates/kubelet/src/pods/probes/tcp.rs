@@ -18,6 +18,7 @@ pub async fn run(host: &str, port: u16, timeout: Duration) -> Outcome {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
