@@ -8,6 +8,7 @@
 //!
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
+pub mod certificates;
 pub mod claim;
 pub mod deployment;
 pub mod endpoints;

@@ -43,6 +43,8 @@ pub fn all() -> Vec<Descriptor> {
         crate::nodelifecycle::DESCRIPTOR,
         crate::job::DESCRIPTOR,
         crate::podgc::DESCRIPTOR,
+        crate::certificates::APPROVING_DESCRIPTOR,
+        crate::certificates::SIGNING_DESCRIPTOR,
     ]
 }
 

@@ -5,6 +5,7 @@
 //! values, as the flags give them; each controller interprets its own.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Settings for the individual controllers; `Default` gives upstream's
@@ -34,6 +35,11 @@ pub struct Settings {
     pub job_backoff_base: Duration,
     /// The longest such delay (upstream's 6 min).
     pub job_backoff_max: Duration,
+    /// The CA certificate `csrsigning` signs with
+    /// (`--cluster-signing-cert-file`); it idles without one.
+    pub cluster_signing_cert_file: Option<PathBuf>,
+    /// That CA's private key (`--cluster-signing-key-file`).
+    pub cluster_signing_key_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -48,6 +54,8 @@ impl Default for Settings {
             pod_gc_period: Duration::from_secs(20),
             job_backoff_base: Duration::from_secs(10),
             job_backoff_max: Duration::from_secs(360),
+            cluster_signing_cert_file: None,
+            cluster_signing_key_file: None,
         }
     }
 }
