@@ -241,7 +241,10 @@ mod tests {
         }
         assert_eq!(token().to_string(), "abcdef.0123456789abcdef");
         let generated = BootstrapToken::generate();
-        assert_eq!(BootstrapToken::parse(&generated.to_string()), Some(generated));
+        assert_eq!(
+            BootstrapToken::parse(&generated.to_string()),
+            Some(generated)
+        );
         assert_eq!(token().secret_name(), "bootstrap-token-abcdef");
     }
 

@@ -46,7 +46,8 @@ mod tests {
             .expect("csr row");
         let config_maps = catalog.get("", "v1", "configmaps").expect("configmap row");
         let user = User::new("system:bootstrap:abcdef".into(), vec!["g".into()]);
-        let mut csr = json!({"spec": {"username": "admin", "groups": ["system:masters"], "uid": "1"}});
+        let mut csr =
+            json!({"spec": {"username": "admin", "groups": ["system:masters"], "uid": "1"}});
         record_requester(csrs, &mut csr, Some(&user));
         assert_eq!(
             csr,
