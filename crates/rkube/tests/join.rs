@@ -1,0 +1,179 @@
+//! Joining a node with a bootstrap token, end to end: the real `rkube
+//! server` (no agent of its own), `rkube token create`, and `rkube agent
+//! --server … --token …` running one simulated node with the identity it
+//! got through a CertificateSigningRequest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine;
+use rkube_testkit::{KillOnDrop, RkubeServer};
+
+const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
+
+/// How long the join may take on a loaded, shared machine (`timeout`'s
+/// argument, so that a hung command fails the test instead of hanging it).
+const DEADLINE_SECS: &str = "120";
+
+fn ok(server: &RkubeServer, out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n--- server log ---\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `rkube ARGS` under `timeout`.
+fn rkube(args: &[&str]) -> Output {
+    Command::new("timeout")
+        .arg(DEADLINE_SECS)
+        .arg(RKUBE)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The CN of the client certificate a kubeconfig carries.
+fn client_common_name(kubeconfig: &Path) -> String {
+    let text = std::fs::read_to_string(kubeconfig).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let b64 = doc["users"][0]["user"]["client-certificate-data"]
+        .as_str()
+        .unwrap();
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let cn = cert.subject().iter_common_name().next().unwrap();
+    cn.as_str().unwrap().to_string()
+}
+
+#[test]
+fn an_agent_joins_with_a_token_and_a_wrong_token_is_refused() {
+    let server = RkubeServer::start(RKUBE, &["--disable-agent", "--disable-proxy"]).unwrap();
+    let data_dir = server.data_dir();
+    let kubeconfig = server.kubeconfig();
+    let url = format!("https://127.0.0.1:{}", server.port());
+
+    // The server made its own token at first start, readable only by root.
+    let server_token = std::fs::read_to_string(data_dir.join("token")).unwrap();
+    assert_eq!(server_token.trim().len(), 23, "{server_token:?}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data_dir.join("token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let token = ok(
+        &server,
+        rkube(&[
+            "token",
+            "create",
+            "--ttl",
+            "1h",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]),
+    );
+    let token = token.trim();
+    let listed = ok(
+        &server,
+        rkube(&[
+            "token",
+            "list",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]),
+    );
+    assert!(listed.contains(token), "{listed}");
+    assert!(listed.contains(server_token.trim()), "{listed}");
+
+    // A wrong token: a clear error and a failed exit, no credentials.
+    let refused_dir = tempfile::tempdir().unwrap();
+    let refused = rkube(&[
+        "agent",
+        "--server",
+        &url,
+        "--token",
+        "abcdef.0000000000000000",
+        "--simulate",
+        "1",
+        "--data-dir",
+        refused_dir.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("refused token abcdef"), "{stderr}");
+    assert!(!refused_dir.path().join("kubelet.kubeconfig").exists());
+
+    // The right one: the agent joins and runs its node as system:node:<name>.
+    let agent_dir = tempfile::tempdir().unwrap();
+    let agent_log = std::fs::File::create(agent_dir.path().join("agent.log")).unwrap();
+    let _agent = KillOnDrop(
+        Command::new(RKUBE)
+            .args([
+                "agent",
+                "--server",
+                &url,
+                "--token",
+                token,
+                "--simulate",
+                "1",
+                "--node-name-prefix",
+                "joined-",
+                "--node-name",
+                "joined-0001",
+                "--data-dir",
+                agent_dir.path().to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(agent_log)
+            .spawn()
+            .unwrap(),
+    );
+    let waited = server
+        .kubectl(["wait", "--for=create", "node/joined-0001", "--timeout=55s"])
+        .unwrap();
+    assert!(
+        waited.status.success(),
+        "the node did not appear: {}\n--- agent log ---\n{}\n--- server log ---\n{}",
+        String::from_utf8_lossy(&waited.stderr),
+        std::fs::read_to_string(agent_dir.path().join("agent.log")).unwrap_or_default(),
+        server.log()
+    );
+
+    let joined = agent_dir.path().join("kubelet.kubeconfig");
+    assert_eq!(client_common_name(&joined), "system:node:joined-0001");
+    let csrs = ok(
+        &server,
+        server.kubectl(["get", "csr", "--no-headers"]).unwrap(),
+    );
+    assert!(
+        csrs.contains("kubernetes.io/kube-apiserver-client-kubelet")
+            && csrs.contains("Approved,Issued")
+            && csrs.contains(&format!("system:bootstrap:{}", &token[..6])),
+        "{csrs}"
+    );
+    // The issued credentials work on their own.
+    let as_node = Command::new(rkube_testkit::KUBECTL)
+        .args([
+            "--kubeconfig",
+            joined.to_str().unwrap(),
+            "get",
+            "node",
+            "joined-0001",
+            "-o",
+            "name",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ok(&server, as_node).trim(), "node/joined-0001");
+}
