@@ -53,6 +53,48 @@ fn client_common_name(kubeconfig: &Path) -> String {
     cn.as_str().unwrap().to_string()
 }
 
+/// `rkube agent` joining `url` with `token` as one simulated node
+/// `joined-0001`, logging to `<dir>/agent.log`.
+fn start_agent(url: &str, token: &str, dir: &Path) -> KillOnDrop {
+    let log = std::fs::File::create(dir.join("agent.log")).unwrap();
+    KillOnDrop(
+        Command::new(RKUBE)
+            .args([
+                "agent",
+                "--server",
+                url,
+                "--token",
+                token,
+                "--simulate",
+                "1",
+                "--node-name-prefix",
+                "joined-",
+                "--node-name",
+                "joined-0001",
+                "--data-dir",
+                dir.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Waits until the agent in `dir` has registered its node.
+fn wait_for_node(server: &RkubeServer, dir: &Path) {
+    let waited = server
+        .kubectl(["wait", "--for=create", "node/joined-0001", "--timeout=55s"])
+        .unwrap();
+    assert!(
+        waited.status.success(),
+        "the node did not appear: {}\n--- agent log ---\n{}\n--- server log ---\n{}",
+        String::from_utf8_lossy(&waited.stderr),
+        std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default(),
+        server.log()
+    );
+}
+
 #[test]
 fn an_agent_joins_with_a_token_and_a_wrong_token_is_refused() {
     let server = RkubeServer::start(RKUBE, &["--disable-agent", "--disable-proxy"]).unwrap();
@@ -116,40 +158,8 @@ fn an_agent_joins_with_a_token_and_a_wrong_token_is_refused() {
 
     // The right one: the agent joins and runs its node as system:node:<name>.
     let agent_dir = tempfile::tempdir().unwrap();
-    let agent_log = std::fs::File::create(agent_dir.path().join("agent.log")).unwrap();
-    let _agent = KillOnDrop(
-        Command::new(RKUBE)
-            .args([
-                "agent",
-                "--server",
-                &url,
-                "--token",
-                token,
-                "--simulate",
-                "1",
-                "--node-name-prefix",
-                "joined-",
-                "--node-name",
-                "joined-0001",
-                "--data-dir",
-                agent_dir.path().to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(agent_log)
-            .spawn()
-            .unwrap(),
-    );
-    let waited = server
-        .kubectl(["wait", "--for=create", "node/joined-0001", "--timeout=55s"])
-        .unwrap();
-    assert!(
-        waited.status.success(),
-        "the node did not appear: {}\n--- agent log ---\n{}\n--- server log ---\n{}",
-        String::from_utf8_lossy(&waited.stderr),
-        std::fs::read_to_string(agent_dir.path().join("agent.log")).unwrap_or_default(),
-        server.log()
-    );
-
+    let agent = start_agent(&url, token, agent_dir.path());
+    wait_for_node(&server, agent_dir.path());
     let joined = agent_dir.path().join("kubelet.kubeconfig");
     assert_eq!(client_common_name(&joined), "system:node:joined-0001");
     let csrs = ok(
@@ -176,4 +186,19 @@ fn an_agent_joins_with_a_token_and_a_wrong_token_is_refused() {
         .output()
         .unwrap();
     assert_eq!(ok(&server, as_node).trim(), "node/joined-0001");
+
+    // Restarted, the agent uses its own credentials and ignores the token:
+    // even a wrong one does not stop it from registering its node again.
+    drop(agent);
+    ok(
+        &server,
+        server.kubectl(["delete", "node", "joined-0001"]).unwrap(),
+    );
+    let _agent = start_agent(&url, "abcdef.0000000000000000", agent_dir.path());
+    wait_for_node(&server, agent_dir.path());
+    let csrs = ok(
+        &server,
+        server.kubectl(["get", "csr", "-o", "name"]).unwrap(),
+    );
+    assert_eq!(csrs.lines().count(), 1, "{csrs}");
 }
