@@ -25,6 +25,7 @@ pub mod registry;
 pub mod replicaset;
 pub mod serviceaccount;
 pub mod settings;
+pub mod tokencleaner;
 
 mod error;
 mod manager;

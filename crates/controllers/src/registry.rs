@@ -45,6 +45,7 @@ pub fn all() -> Vec<Descriptor> {
         crate::podgc::DESCRIPTOR,
         crate::certificates::APPROVING_DESCRIPTOR,
         crate::certificates::SIGNING_DESCRIPTOR,
+        crate::tokencleaner::DESCRIPTOR,
     ]
 }
 
