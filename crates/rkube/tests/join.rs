@@ -96,7 +96,7 @@ fn wait_for_node(server: &RkubeServer, dir: &Path) {
 }
 
 #[test]
-fn an_agent_joins_with_a_token_and_a_wrong_token_is_refused() {
+fn a_node_joins_with_a_token_wrong_tokens_are_refused_and_expired_ones_removed() {
     let server = RkubeServer::start(RKUBE, &["--disable-agent", "--disable-proxy"]).unwrap();
     let data_dir = server.data_dir();
     let kubeconfig = server.kubeconfig();
@@ -137,6 +137,41 @@ fn an_agent_joins_with_a_token_and_a_wrong_token_is_refused() {
     );
     assert!(listed.contains(token), "{listed}");
     assert!(listed.contains(server_token.trim()), "{listed}");
+
+    // A token past its TTL is removed by the controller manager.
+    let short = ok(
+        &server,
+        rkube(&[
+            "token",
+            "create",
+            "--ttl",
+            "1s",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]),
+    );
+    let short_secret = format!("secret/bootstrap-token-{}", &short.trim()[..6]);
+    ok(
+        &server,
+        server
+            .kubectl([
+                "wait",
+                "--for=delete",
+                "-n",
+                "kube-system",
+                &short_secret,
+                "--timeout=55s",
+            ])
+            .unwrap(),
+    );
+    // Logged before the delete request, so already in the log now.
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("deleting expired bootstrap token")
+                && l.contains(&short_secret["secret/".len()..])),
+        "the cleaner did not delete {short_secret}:\n{log}"
+    );
 
     // A wrong token: a clear error and a failed exit, no credentials.
     let refused_dir = tempfile::tempdir().unwrap();

@@ -90,11 +90,9 @@ async fn sync(secret: Arc<Secret>, client: Arc<Client>) -> Result<Action, Error>
         Expiry::Expired => {
             let name = secret.metadata.name.clone().unwrap_or_default();
             let api: Api<Secret> = Api::namespaced((*client).clone(), NAMESPACE);
+            tracing::info!(secret = %name, "deleting expired bootstrap token");
             match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {
-                    tracing::info!(secret = %name, "deleted expired bootstrap token");
-                    Ok(Action::await_change())
-                }
+                Ok(_) => Ok(Action::await_change()),
                 Err(kube::Error::Api(e)) if e.code == 404 => Ok(Action::await_change()),
                 Err(source) => Err(Error::Delete { name, source }),
             }
