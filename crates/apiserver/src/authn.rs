@@ -3,7 +3,9 @@
 //! `token,user,uid,"group1,group2"`).
 //!
 //! The TLS layer has already verified a presented certificate against the
-//! cluster CA; here it is only read.
+//! cluster CA; here it is only read. Bearer tokens that are neither static
+//! nor valid go on to the bootstrap token authenticator
+//! ([`crate::bootstrap_token`]), which reads its Secret from the store.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,7 +23,8 @@ pub struct User {
 }
 
 impl User {
-    fn new(name: String, mut groups: Vec<String>) -> Self {
+    /// A user in `groups` and `system:authenticated`.
+    pub(crate) fn new(name: String, mut groups: Vec<String>) -> Self {
         groups.push("system:authenticated".to_string());
         User { name, groups }
     }
@@ -107,6 +110,23 @@ impl Authenticator {
         }
         let token = authorization?.strip_prefix("Bearer ")?.trim();
         self.tokens.get(token).cloned()
+    }
+}
+
+impl Authenticator {
+    /// [`Authenticator::authenticate`], then bootstrap tokens looked up in
+    /// `registry` (upstream's union authenticator tries them in turn).
+    pub async fn authenticate_request(
+        &self,
+        registry: &crate::registry::Registry,
+        client_cert_der: Option<&[u8]>,
+        authorization: Option<&str>,
+    ) -> Option<User> {
+        if let Some(user) = self.authenticate(client_cert_der, authorization) {
+            return Some(user);
+        }
+        let token = authorization?.strip_prefix("Bearer ")?.trim();
+        crate::bootstrap_token::authenticate(registry, token).await
     }
 }
 

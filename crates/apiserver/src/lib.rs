@@ -6,6 +6,7 @@
 //! address first).
 
 pub mod authn;
+pub mod bootstrap_token;
 pub mod config;
 pub mod discovery;
 mod handler;

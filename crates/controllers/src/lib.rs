@@ -8,6 +8,7 @@
 //!
 //! Every controller is a client of the apiserver through kube-rs, like its upstream twin.
 
+pub mod certificates;
 pub mod claim;
 pub mod cronjob;
 pub mod daemonset;
@@ -29,6 +30,7 @@ pub mod resourcequota;
 pub mod serviceaccount;
 pub mod settings;
 pub mod statefulset;
+pub mod tokencleaner;
 
 mod error;
 mod manager;

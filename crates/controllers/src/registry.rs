@@ -47,6 +47,9 @@ pub fn all() -> Vec<Descriptor> {
         crate::podgc::DESCRIPTOR,
         crate::daemonset::DESCRIPTOR,
         crate::statefulset::DESCRIPTOR,
+        crate::certificates::APPROVING_DESCRIPTOR,
+        crate::certificates::SIGNING_DESCRIPTOR,
+        crate::tokencleaner::DESCRIPTOR,
     ]
 }
 

@@ -5,6 +5,7 @@
 //! values, as the flags give them; each controller interprets its own.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +39,11 @@ pub struct Settings {
     /// The time the CronJob controller schedules by (the system clock; tests may run a
     /// faster one).
     pub clock: Arc<dyn crate::framework::Clock>,
+    /// The CA certificate `csrsigning` signs with
+    /// (`--cluster-signing-cert-file`); it idles without one.
+    pub cluster_signing_cert_file: Option<PathBuf>,
+    /// That CA's private key (`--cluster-signing-key-file`).
+    pub cluster_signing_key_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -53,6 +59,8 @@ impl Default for Settings {
             job_backoff_base: Duration::from_secs(10),
             job_backoff_max: Duration::from_secs(360),
             clock: Arc::new(crate::framework::SystemClock),
+            cluster_signing_cert_file: None,
+            cluster_signing_key_file: None,
         }
     }
 }

@@ -42,6 +42,8 @@ pub enum Command {
     Image(crate::image::ImageArgs),
     /// Run cluster DNS alone against a cluster (agents embed it).
     Dns(crate::dns::DnsArgs),
+    /// Manage bootstrap tokens that let nodes join (`rkube token create`).
+    Token(crate::token::TokenArgs),
 }
 
 /// `rkube server` flags.
@@ -124,9 +126,20 @@ pub struct SchedulerArgs {
 /// `rkube agent` flags.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The cluster to join (default: `<data-dir>/admin.kubeconfig`).
+    /// The cluster to join (default: `<data-dir>/kubelet.kubeconfig` once
+    /// joined with a token, else `<data-dir>/admin.kubeconfig`).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
+    /// The apiserver to join, e.g. `https://10.0.0.1:6443` (with `--token`).
+    #[arg(long, env = "RKUBE_URL")]
+    pub server: Option<String>,
+    /// A bootstrap token `<id>.<secret>` from the server's `<data-dir>/token`
+    /// or `rkube token create`; needed only for the first start.
+    #[arg(long, env = "RKUBE_TOKEN")]
+    pub token: Option<String>,
+    /// This node's name (default: the hostname).
+    #[arg(long)]
+    pub node_name: Option<String>,
     /// Where the agent keeps its state.
     #[arg(long, env = "RKUBE_DATA_DIR", default_value = "/var/lib/rkube")]
     pub data_dir: PathBuf,

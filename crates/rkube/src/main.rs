@@ -4,16 +4,19 @@
 mod agent;
 mod backup;
 mod cli;
+mod cluster_info;
 mod components;
 mod controller_manager;
 mod dns;
 mod image;
+mod join;
 mod kubectl;
 mod kubelet;
 mod node;
 mod proxy;
 mod scheduler;
 mod server;
+mod token;
 
 use clap::Parser;
 
@@ -31,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Kubelet(args) => runtime()?.block_on(kubelet::run(args)),
         cli::Command::Image(args) => runtime()?.block_on(image::run(args)),
         cli::Command::Dns(args) => runtime()?.block_on(dns::run(args)),
+        cli::Command::Token(args) => runtime()?.block_on(token::run(args)),
     }
 }
 

@@ -35,12 +35,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "apiserver ready"
     );
-    eprintln!(
-        "rkube is up. Admin kubeconfig: {kc}\n  next: rkube kubectl --data-dir {dir} get nodes   (or: KUBECONFIG={kc} kubectl get ns)",
-        kc = server.kubeconfig_path().display(),
-        dir = args.data_dir.display(),
-    );
-
     // Components first, so that on shutdown they stop (the agent stops its
     // pods) while the apiserver still answers them.
     let api_stop = tokio_util::sync::CancellationToken::new();
@@ -53,6 +47,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .context("the apiserver does not answer its own client")?;
     info!(version = %version.git_version, "components connect through the API");
+    let join_token = publish_join_info(&client, &args, server_addr).await?;
+    // Printed once the join token exists too: "up" means ready to join.
+    eprintln!(
+        "rkube is up. Admin kubeconfig: {kc}\n  next: rkube kubectl --data-dir {dir} get nodes   (or: KUBECONFIG={kc} kubectl get ns)\n  join a node: rkube agent --server https://{addr} --token {join_token}",
+        kc = kubeconfig.display(),
+        dir = args.data_dir.display(),
+        addr = advertised(server_addr),
+    );
     let mut components = Components::new();
     if !args.disable_scheduler {
         let config = crate::scheduler::load_config(args.scheduler_config.as_deref())?;
@@ -98,18 +100,45 @@ fn cluster_dns_listen(args: &ServerArgs) -> Option<SocketAddr> {
         .or_else(|| (!args.disable_agent && node::is_root()).then(node::default_dns_listen))
 }
 
-/// What the controllers need to know about this cluster: the CA that
-/// `kube-root-ca.crt` publishes and the address the `kubernetes` Service's
-/// endpoints name (this machine's address when listening on all of them).
-fn controller_settings(args: &ServerArgs, listening: SocketAddr) -> rkube_controllers::Settings {
-    let advertised = if listening.ip().is_unspecified() {
+/// The address others reach the apiserver at: this machine's address when
+/// listening on all of them.
+fn advertised(listening: SocketAddr) -> SocketAddr {
+    if listening.ip().is_unspecified() {
         SocketAddr::new(rkube_kubelet::machine::node_ip(), listening.port())
     } else {
         listening
-    };
+    }
+}
+
+/// Publishes the token-signed `cluster-info` for joining agents and
+/// returns the server's own join token (made at first start).
+async fn publish_join_info(
+    client: &kube::Client,
+    args: &ServerArgs,
+    listening: SocketAddr,
+) -> anyhow::Result<rkube_apiserver::bootstrap_token::BootstrapToken> {
+    let ca_path = args.data_dir.join("tls").join("ca.crt");
+    let ca_pem = std::fs::read_to_string(&ca_path)
+        .with_context(|| format!("reading {}", ca_path.display()))?;
+    let server_url = format!("https://{}", advertised(listening));
+    let kubeconfig = crate::cluster_info::public_kubeconfig(&server_url, &ca_pem);
+    crate::cluster_info::publish(client, Some(kubeconfig)).await?;
+    let token = crate::token::ensure_server_token(client, &args.data_dir).await?;
+    // A token made just now signed cluster-info already; one from an
+    // earlier start is signed by the publish above.
+    Ok(token)
+}
+
+/// What the controllers need to know about this cluster: the CA that
+/// `kube-root-ca.crt` publishes and `csrsigning` signs with, and the
+/// address the `kubernetes` Service's endpoints name.
+fn controller_settings(args: &ServerArgs, listening: SocketAddr) -> rkube_controllers::Settings {
+    let tls = args.data_dir.join("tls");
     rkube_controllers::Settings {
-        root_ca_pem: std::fs::read_to_string(args.data_dir.join("tls").join("ca.crt")).ok(),
-        apiserver_endpoint: Some(advertised),
+        root_ca_pem: std::fs::read_to_string(tls.join("ca.crt")).ok(),
+        apiserver_endpoint: Some(advertised(listening)),
+        cluster_signing_cert_file: Some(tls.join("ca.crt")),
+        cluster_signing_key_file: Some(tls.join("ca.key")),
         ..rkube_controllers::Settings::default()
     }
 }

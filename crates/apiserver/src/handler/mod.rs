@@ -1,6 +1,7 @@
 //! Request handling: authentication, routing derived from the catalog (no
 //! per-kind routes), metrics and one debug log line per request.
 
+mod csr;
 mod field_validation;
 mod nonresource;
 mod patch;
@@ -83,12 +84,15 @@ impl ApiServer {
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = self.authn.authenticate(client_cert, authorization);
+        let user = self
+            .authn
+            .authenticate_request(&self.registry, client_cert, authorization)
+            .await;
         let response = if user.is_none() && !is_public(&path) {
             error_response(&ApiError::unauthorized())
         } else {
             let result = match &target {
-                Target::Resource(r) => resource::handle(self, req, r, &query).await,
+                Target::Resource(r) => resource::handle(self, req, r, &query, user.as_ref()).await,
                 Target::NonResource => nonresource::handle(self, &req, &path).await,
                 discovery => nonresource::discovery(self, &req, discovery),
             };

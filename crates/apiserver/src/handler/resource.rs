@@ -43,6 +43,7 @@ pub(super) async fn handle<B>(
     req: Request<B>,
     r: &ResourceRequest,
     query: &Query,
+    user: Option<&crate::authn::User>,
 ) -> ApiResult<Response<Body>>
 where
     B: hyper::body::Body<Data = bytes::Bytes> + Send,
@@ -116,7 +117,8 @@ where
             super::watch::watch(&call, r.name.as_deref()).await
         }
         (None, Verb::Create) => {
-            let (obj, warnings) = checked_object(&call, &body, media.clone()?).await?;
+            let (mut obj, warnings) = checked_object(&call, &body, media.clone()?).await?;
+            super::csr::record_requester(&def, &mut obj, user);
             let created = api
                 .registry
                 .create(
@@ -143,7 +145,9 @@ where
             field_validation::add_warnings(&mut response, &warnings);
             Ok(response)
         }
-        (Some(Subresource::Status), Verb::Update) => {
+        // Approval writes conditions, status the certificate: both only
+        // the status (upstream keeps them apart with two strategies).
+        (Some(Subresource::Status | Subresource::Approval), Verb::Update) => {
             update(
                 &call,
                 &obj_ref,
@@ -164,7 +168,7 @@ where
             )
             .await
         }
-        (Some(Subresource::Status), Verb::Patch) => {
+        (Some(Subresource::Status | Subresource::Approval), Verb::Patch) => {
             super::patch::patch(
                 &call,
                 &obj_ref,
@@ -175,7 +179,9 @@ where
             )
             .await
         }
-        (Some(Subresource::Status), Verb::Get) => get(&call, &obj_ref).await,
+        (Some(Subresource::Status | Subresource::Approval), Verb::Get) => {
+            get(&call, &obj_ref).await
+        }
         (None, Verb::Delete) => delete(&call, &obj_ref, &body).await,
         (None, Verb::DeleteCollection) => delete_collection(&call, &body).await,
         (Some(Subresource::Scale), Verb::Get) => {
