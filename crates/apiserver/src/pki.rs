@@ -53,6 +53,10 @@ pub struct Pki {
     pub serving: CertAndKey,
     /// The admin's client certificate (CN `admin`, O `system:masters`).
     pub admin: CertAndKey,
+    /// What the apiserver presents to kubelets (upstream's
+    /// `apiserver-kubelet-client`: CN `kube-apiserver-kubelet-client`,
+    /// O `system:masters`).
+    pub kubelet_client: CertAndKey,
 }
 
 /// The names the serving certificate is valid for, besides the host's own
@@ -94,7 +98,24 @@ impl Pki {
                 make_client(&issuer, "admin", &["system:masters"])?,
             )?,
         };
-        Ok(Pki { ca, serving, admin })
+        let kubelet_client = match load(dir, "kubelet-client")? {
+            Some(k) => k,
+            None => store(
+                dir,
+                "kubelet-client",
+                make_client(
+                    &issuer,
+                    "kube-apiserver-kubelet-client",
+                    &["system:masters"],
+                )?,
+            )?,
+        };
+        Ok(Pki {
+            ca,
+            serving,
+            admin,
+            kubelet_client,
+        })
     }
 }
 

@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::authn::Authenticator;
 use crate::config::Config;
-use crate::handler::ApiServer;
+use crate::handler::{ApiServer, KubeletClient};
 use crate::pki::Pki;
 use crate::registry::Registry;
 
@@ -102,7 +102,8 @@ pub async fn bind(config: Config) -> Result<Server> {
     crate::registry::ensure_system_namespaces(&registry).await?;
     crate::registry::ensure_kubernetes_service(&registry, addr.port()).await?;
     registry.start_caches().await?;
-    let api = Arc::new(ApiServer::new(registry, authn, addr));
+    let kubelet_client = KubeletClient::new(&pki.kubelet_client).map_err(ServeError::Tls)?;
+    let api = Arc::new(ApiServer::new(registry, authn, addr).kubelet_client(kubelet_client));
     Ok(Server {
         listener,
         tls: TlsAcceptor::from(Arc::new(tls_config(&pki)?)),

@@ -7,15 +7,19 @@
 //! - [`images`]: tarball import and `imagePullPolicy`.
 //! - [`node`]: registration, status, lease.
 //! - [`pods`]: one worker per pod, reconciling the spec with the runtime.
+//! - [`server`]: the HTTPS API for logs, exec, attach and port-forward;
+//!   [`logs`] reads the CRI log files.
 
 pub mod images;
+pub mod logs;
 pub mod machine;
 pub mod node;
 pub mod pods;
 pub mod runtime;
+pub mod server;
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +32,7 @@ use crate::pods::{parse_resolv_conf, ClusterDns, PodContext};
 use crate::runtime::containerd::{Containerd, ContainerdError, ContainerdOptions};
 use crate::runtime::containerd_config::{CniSettings, ContainerdLayout};
 use crate::runtime::cri::{Cri, CriError};
+use crate::server::{KubeletServer, ServerSettings};
 
 /// The pause image the agent's containerd uses for sandboxes (import it;
 /// `scripts/build-test-images.sh` builds one offline).
@@ -75,6 +80,12 @@ pub struct KubeletOptions {
     pub cluster_dns: Vec<String>,
     /// The cluster domain.
     pub cluster_domain: String,
+    /// The kubelet API port (10250; 0 picks a free one, as does a taken
+    /// port so that several kubelets share a machine).
+    pub port: u16,
+    /// The cluster CA (PEM) that signs the apiserver's client certificate;
+    /// without it every kubelet API caller is anonymous.
+    pub client_ca_pem: Option<String>,
 }
 
 impl KubeletOptions {
@@ -91,6 +102,8 @@ impl KubeletOptions {
             sandbox_image: DEFAULT_SANDBOX_IMAGE.to_string(),
             cluster_dns: vec![DEFAULT_CLUSTER_DNS.to_string()],
             cluster_domain: DEFAULT_CLUSTER_DOMAIN.to_string(),
+            port: server::DEFAULT_PORT,
+            client_ca_pem: None,
         }
     }
 
@@ -135,6 +148,9 @@ pub enum Error {
     /// Importing the images dir failed.
     #[error(transparent)]
     Import(#[from] images::ImportError),
+    /// The kubelet API could not start.
+    #[error(transparent)]
+    Server(#[from] server::ServerError),
 }
 
 /// Runs the kubelet until `shutdown` completes: registers the node, starts
@@ -151,10 +167,18 @@ pub async fn run(
         source,
     })?;
     let ip = options.node_ip.unwrap_or_else(machine::node_ip);
+    let api_server = KubeletServer::bind(&ServerSettings {
+        bind: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), options.port),
+        node_name: options.node_name.clone(),
+        node_ip: ip.to_string(),
+        client_ca_pem: options.client_ca_pem.clone(),
+    })
+    .await?;
     let identity = NodeIdentity {
         name: options.node_name.clone(),
         ip: ip.to_string(),
         data_dir: options.data_dir.clone(),
+        kubelet_port: api_server.port(),
     };
     node::register(&client, &identity)
         .await
@@ -195,6 +219,7 @@ pub async fn run(
     info!(node = %identity.name, runtime = %format!("{} {}", version.runtime_name, version.runtime_version), "kubelet running");
 
     let stop = CancellationToken::new();
+    let api = tokio::spawn(api_server.run(cri.clone(), stop.clone().cancelled_owned()));
     let heartbeat = tokio::spawn(node::heartbeat(
         client.clone(),
         cri.clone(),
@@ -220,6 +245,7 @@ pub async fn run(
     pods::run(ctx, &identity.name, shutdown).await;
     stop.cancel();
     let _ = heartbeat.await;
+    let _ = api.await;
     if let Some(containerd) = containerd {
         containerd.stop().await?;
         info!("containerd stopped");

@@ -43,6 +43,8 @@ pub struct NodeIdentity {
     pub ip: String,
     /// The data dir (its filesystem is the node's ephemeral storage).
     pub data_dir: PathBuf,
+    /// The port the kubelet API listens on (`status.daemonEndpoints`).
+    pub kubelet_port: u16,
 }
 
 /// Creates the Node if it does not exist; returns it.
@@ -285,7 +287,9 @@ pub async fn post_status(
         ]),
         node_info: Some(info),
         daemon_endpoints: Some(NodeDaemonEndpoints {
-            kubelet_endpoint: Some(DaemonEndpoint { port: 10250 }),
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: i32::from(node.kubelet_port),
+            }),
         }),
         ..Default::default()
     };

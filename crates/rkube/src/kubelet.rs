@@ -34,6 +34,9 @@ pub struct KubeletArgs {
     /// The CNI bridge name (own per node when several run on one machine).
     #[arg(long, default_value = rkube_kubelet::DEFAULT_BRIDGE)]
     pub bridge: String,
+    /// The kubelet API port (0: a free one).
+    #[arg(long, default_value_t = rkube_kubelet::server::DEFAULT_PORT)]
+    pub port: u16,
 }
 
 /// Runs the kubelet until Ctrl-C or SIGTERM.
@@ -50,6 +53,10 @@ pub async fn run(args: KubeletArgs) -> anyhow::Result<()> {
     options.node_ip = args.node_ip;
     options.pod_cidr = args.pod_cidr;
     options.bridge = args.bridge;
+    options.port = args.port;
+    if let Some(ca) = cluster_ca_of(&args.kubeconfig) {
+        options.client_ca_pem = Some(ca);
+    }
     rkube_kubelet::run(client, options, crate::server::shutdown_signal()).await?;
     Ok(())
 }
@@ -58,7 +65,38 @@ pub async fn run(args: KubeletArgs) -> anyhow::Result<()> {
 /// the hostname.
 pub fn agent_options(data_dir: &Path, node_name: Option<String>) -> KubeletOptions {
     let name = node_name.unwrap_or_else(crate::node::name);
-    KubeletOptions::new(name, agent_dir(data_dir))
+    let mut options = KubeletOptions::new(name, agent_dir(data_dir));
+    // On a server machine the cluster CA sits beside the apiserver's state:
+    // it verifies the apiserver's kubelet-client certificate.
+    options.client_ca_pem = std::fs::read_to_string(data_dir.join("tls").join("ca.crt")).ok();
+    options
+}
+
+/// The cluster CA (PEM) a kubeconfig trusts for its current cluster: the
+/// kubelet trusts the same CA for its own callers.
+fn cluster_ca_of(kubeconfig: &Path) -> Option<String> {
+    use base64::Engine as _;
+    let config = kube::config::Kubeconfig::read_from(kubeconfig).ok()?;
+    let context_name = config.current_context.as_deref()?;
+    let context = config
+        .contexts
+        .iter()
+        .find(|c| c.name == context_name)?
+        .context
+        .as_ref()?;
+    let cluster = config
+        .clusters
+        .iter()
+        .find(|c| c.name == context.cluster)?
+        .cluster
+        .as_ref()?;
+    if let Some(data) = &cluster.certificate_authority_data {
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()?;
+        return String::from_utf8(pem).ok();
+    }
+    std::fs::read_to_string(cluster.certificate_authority.as_deref()?).ok()
 }
 
 /// `<data-dir>/agent`.

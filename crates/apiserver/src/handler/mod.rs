@@ -5,6 +5,7 @@ mod csr;
 mod field_validation;
 mod nonresource;
 mod patch;
+mod pod_streams;
 mod query;
 mod resource;
 mod watch;
@@ -14,6 +15,7 @@ use std::time::Instant;
 
 use http::{Method, Request, Response};
 
+pub use self::pod_streams::KubeletClient;
 use crate::authn::Authenticator;
 use crate::discovery::Discovery;
 use crate::metrics::{Metrics, RequestLabels};
@@ -31,6 +33,7 @@ pub struct ApiServer {
     discovery: Discovery,
     openapi: SharedOpenApi,
     openapi_routes: axum::Router,
+    kubelet_client: Option<KubeletClient>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -63,7 +66,15 @@ impl ApiServer {
             discovery,
             openapi_routes: crate::openapi::router(openapi.clone()),
             openapi,
+            kubelet_client: None,
         }
+    }
+
+    /// Proxies pod logs, exec, attach and port-forward to kubelets with
+    /// this client.
+    pub fn kubelet_client(mut self, client: KubeletClient) -> Self {
+        self.kubelet_client = Some(client);
+        self
     }
 
     /// Answers one request. `client_cert` is the verified peer certificate.

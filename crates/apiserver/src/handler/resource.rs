@@ -90,6 +90,9 @@ where
             return Err(ApiError::method_not_allowed(&method));
         }
     }
+    if let Some(stream) = sub.and_then(super::pod_streams::PodStream::of) {
+        return super::pod_streams::handle(api, req, &def, r, stream, query).await;
+    }
     let body = match r.verb {
         Verb::Create | Verb::Update | Verb::Patch | Verb::Delete | Verb::DeleteCollection => {
             negotiation::read_body(req.into_body()).await?
@@ -219,23 +222,12 @@ where
         (Some(Subresource::Finalize), Verb::Update) => {
             finalize(&call, &obj_ref, object(&body)?).await
         }
-        (
-            Some(
-                Subresource::Log
-                | Subresource::Exec
-                | Subresource::Attach
-                | Subresource::PortForward
-                | Subresource::Proxy,
-            ),
-            _,
-        ) => {
-            // Routed here so clients get a clear answer; streaming to the
-            // node's kubelet comes with the kubelet.
+        (Some(Subresource::Proxy), _) => {
+            // Routed here so clients get a clear answer.
             api.registry.get(&obj_ref).await?;
             Err(ApiError::unavailable(format!(
-                "{}/{} is not implemented by this server yet",
-                def.plural,
-                r.subresource.as_deref().unwrap_or("")
+                "{}/proxy is not implemented by this server yet",
+                def.plural
             )))
         }
         _ => Err(ApiError::method_not_allowed(&method)),

@@ -340,6 +340,49 @@ impl Cri {
             .into_inner())
     }
 
+    /// A URL on the runtime's streaming server that runs `request`'s
+    /// command interactively (`kubectl exec`).
+    pub async fn exec(&self, request: cri::ExecRequest) -> Result<String> {
+        Ok(self
+            .runtime
+            .clone()
+            .exec(request)
+            .await
+            .map_err(call_error("Exec"))?
+            .into_inner()
+            .url)
+    }
+
+    /// A URL on the runtime's streaming server attached to a container's
+    /// main process (`kubectl attach`).
+    pub async fn attach(&self, request: cri::AttachRequest) -> Result<String> {
+        Ok(self
+            .runtime
+            .clone()
+            .attach(request)
+            .await
+            .map_err(call_error("Attach"))?
+            .into_inner()
+            .url)
+    }
+
+    /// A URL on the runtime's streaming server forwarding to ports of a
+    /// sandbox's network namespace (`kubectl port-forward`).
+    pub async fn port_forward(&self, sandbox_id: &str) -> Result<String> {
+        let request = cri::PortForwardRequest {
+            pod_sandbox_id: sandbox_id.into(),
+            port: Vec::new(),
+        };
+        Ok(self
+            .runtime
+            .clone()
+            .port_forward(request)
+            .await
+            .map_err(call_error("PortForward"))?
+            .into_inner()
+            .url)
+    }
+
     /// The image's record if the runtime has it.
     pub async fn image_status(&self, image: &str) -> Result<Option<cri::Image>> {
         let request = cri::ImageStatusRequest {
