@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use common::{wait_for, Cluster};
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 use kube::runtime::watcher;
@@ -76,17 +77,22 @@ fn binder(cluster: &Cluster) -> Binder {
                     ..ObjectReference::default()
                 },
             };
-            let body = serde_json::to_vec(&binding).unwrap();
             let _ = pods
-                .create_subresource::<Value>(
+                .create_subresource::<Binding, Value>(
                     "binding",
                     &pod.name_any(),
                     &PostParams::default(),
-                    body,
+                    &binding,
                 )
                 .await;
         }
     }))
+}
+
+/// The DaemonSet `agent` as JSON, status included.
+async fn daemonset(cluster: &Cluster) -> Value {
+    let api: Api<DaemonSet> = Api::namespaced(cluster.client.clone(), "default");
+    serde_json::to_value(api.get("agent").await.unwrap()).unwrap()
 }
 
 /// Running pods of the DaemonSet by node: (image, ready).
@@ -166,6 +172,7 @@ async fn a_daemonset_covers_every_node_and_a_node_that_joins() {
     })
     .await;
     let status = wait_for("the status to count four nodes", || async {
+        let status = daemonset(&cluster).await;
         (status["status"]["numberReady"] == 4).then_some(status)
     })
     .await;
@@ -193,6 +200,7 @@ async fn a_tainted_node_is_skipped_until_tolerated() {
     );
     apply(&cluster, DAEMONSET);
     wait_for("the DaemonSet to settle on the untainted node", || async {
+        let status = daemonset(&cluster).await;
         (status["status"]["desiredNumberScheduled"] == 1 && status["status"]["numberReady"] == 1)
             .then_some(())
     })

@@ -216,6 +216,7 @@ pub fn fallback_message(content: &[u8], max_bytes: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

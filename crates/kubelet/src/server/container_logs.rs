@@ -236,6 +236,7 @@ async fn still_running(cri: &Cri, id: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 

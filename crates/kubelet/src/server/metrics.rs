@@ -56,6 +56,7 @@ fn render(running_pods: usize, containers: &[(&str, usize)]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
