@@ -11,13 +11,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rkube_testkit::{EtcdProcess, RkubeServer};
+use rkube_testkit::{EtcdProcess, KillOnDrop, RkubeServer};
 
 const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
 const ROLLOUT_TIMEOUT: &str = "--timeout=180s";
@@ -241,6 +241,80 @@ fn quickstart(mut server: RkubeServer) {
         phase, "Succeeded",
         "the web Service did not answer from a pod"
     );
+
+    // kubectl logs, exec (with stdin) and port-forward reach the pods
+    // through the apiserver and the kubelet's API.
+    let printer = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"printer"},"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"docker.io/library/busybox:1.35","command":["sh","-c","for i in 1 2 3; do echo line $i; done"]}]}}"#;
+    let manifest = data_dir.join("printer.json");
+    std::fs::write(&manifest, printer).unwrap();
+    ok(&server, &["apply", "-f", manifest.to_str().unwrap()]);
+    wait_for(
+        &server,
+        "the printer pod to finish",
+        Duration::from_secs(120),
+        || {
+            let phase = ok(
+                &server,
+                &["get", "pod", "printer", "-o", "jsonpath={.status.phase}"],
+            );
+            (phase == "Succeeded").then_some(())
+        },
+    );
+    assert_eq!(
+        ok(&server, &["logs", "printer"]),
+        "line 1\nline 2\nline 3\n"
+    );
+    assert_eq!(ok(&server, &["logs", "printer", "--tail=1"]), "line 3\n");
+    let web_pod = ready_pods(&server, "app=web")[0].clone();
+    assert_eq!(
+        ok(&server, &["exec", &web_pod, "--", "hostname"]).trim(),
+        web_pod
+    );
+    let echoed = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(server.kubeconfig())
+        .args(["exec", "-i", &web_pod, "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(b"through stdin\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&echoed.stdout), "through stdin\n");
+    let missing = server.kubectl(["logs", &web_pod, "-c", "nope"]).unwrap();
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("container nope is not valid"),
+        "{missing:?}"
+    );
+    let local_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _forward = KillOnDrop(
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(server.kubeconfig())
+            .args([
+                "port-forward",
+                &format!("pod/{web_pod}"),
+                &format!("{local_port}:8080"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let forwarded = format!("127.0.0.1:{local_port}");
+    let body = wait_for(
+        &server,
+        "kubectl port-forward",
+        Duration::from_secs(60),
+        || http_get(&forwarded, "/index.html"),
+    );
+    assert_eq!(body.trim(), format!("hello from {web_pod}"));
 
     // Scale to 5.
     ok(&server, &["scale", "deployment/web", "--replicas=5"]);
