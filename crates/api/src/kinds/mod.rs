@@ -9,7 +9,7 @@
 
 mod config_data;
 pub mod configmap;
-mod cron_schedule;
+pub mod cron_schedule;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;

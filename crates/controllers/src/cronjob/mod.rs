@@ -5,7 +5,6 @@
 //! beyond the history limits. [`sync`] decides; this module reads the caches, writes and
 //! records Events. A CronJob is requeued for its next activation, never polled.
 
-pub mod schedule;
 pub mod sync;
 pub mod time_zone;
 
@@ -22,12 +21,12 @@ use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource};
 
-use self::schedule::Schedule;
 use self::sync::{Decision, Seen};
 use crate::framework::{
     run_controller, Action, Clock, Context, DefaultState, EventRecorder, Reason, Triggers,
 };
 use crate::registry::Descriptor;
+use rkube_api::kinds::cron_schedule::Schedule;
 
 /// The `cronjob` controller.
 pub const DESCRIPTOR: Descriptor = Descriptor {

@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::tz::TimeZone;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use super::schedule::Schedule;
+use rkube_api::kinds::cron_schedule::Schedule;
 
 /// Above this many missed start times upstream warns `TooManyMissedTimes` ("more than 80,
 /// but less than lots").
