@@ -114,7 +114,15 @@ fn status_writes_change_only_status_and_logs_are_routed() {
     let after = r.json();
     assert_eq!(after["status"]["phase"], "Running");
     assert_eq!(after["spec"]["containers"][0]["image"], "busybox:1.35");
+    // Logs are routed to the pod's node; a pod without one gets upstream's 400.
     let r = http.get("/api/v1/namespaces/default/pods/p/log");
-    assert_eq!(r.status, 503);
-    assert_eq!(r.json()["reason"], "ServiceUnavailable");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["reason"], "BadRequest");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not have a host assigned")),
+        "{}",
+        r.text()
+    );
 }
