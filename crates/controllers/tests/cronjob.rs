@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{wait_for, Cluster};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, ListParams};
 use rkube_controllers::framework::Clock;
@@ -80,7 +80,7 @@ spec:
 }
 
 /// The reasons of the Events about CronJob `name`, once per occurrence (repeats of one
-/// reason are recorded as a series).
+/// event are aggregated into its `count`).
 async fn reasons(cluster: &Cluster, name: &str) -> Vec<String> {
     let events: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
     events
@@ -89,10 +89,10 @@ async fn reasons(cluster: &Cluster, name: &str) -> Vec<String> {
         .unwrap()
         .items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some("CronJob"))
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .filter(|e| e.involved_object.kind.as_deref() == Some("CronJob"))
         .flat_map(|e| {
-            let times = e.series.as_ref().map_or(1, |s| s.count.max(1));
+            let times = e.count.unwrap_or(1).max(1);
             std::iter::repeat_n(
                 e.reason.unwrap_or_default(),
                 usize::try_from(times).unwrap(),
