@@ -64,6 +64,11 @@ struct State {
     expectations: Expectations<Job, Pod>,
     backoff: Backoff,
     recorder: EventRecorder,
+    /// The resourceVersion of each Job's last status write. A sync that sees an older Job in
+    /// the cache waits: that Job does not yet count the pods whose tracking finalizers the
+    /// write let us remove, so it would replace finished pods (upstream guards the same
+    /// window with `uncountedTerminatedPods` and its finalizer expectations).
+    status_written: std::sync::Mutex<std::collections::HashMap<ObjectRef<Job>, u64>>,
 }
 
 fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
@@ -88,6 +93,7 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
                     .unwrap_or(SignedDuration::from_secs(360)),
             },
             recorder: ctx.recorder("job-controller"),
+            status_written: std::sync::Mutex::default(),
         });
         run_controller(&ctx, "job", &jobs, triggers, state, reconcile).await;
         Ok(())
@@ -118,6 +124,21 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
         release_all(&state, &job).await?;
         return Ok(Action::await_change());
     }
+    let revision = |job: &Job| {
+        job.metadata
+            .resource_version
+            .as_deref()
+            .and_then(|rv| rv.parse::<u64>().ok())
+    };
+    let written = state
+        .status_written
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+        .copied();
+    if written.is_some_and(|w| revision(&job).is_some_and(|cached| cached < w)) {
+        return Ok(Action::requeue(Duration::from_millis(100)));
+    }
     let owned: Vec<Pod> = state
         .pods
         .state()
@@ -140,9 +161,17 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
     if plan.status != old_status {
         let mut next = (*job).clone();
         next.status = Some(plan.status.clone());
-        jobs.replace_status(&name, &PostParams::default(), &next)
+        let stored = jobs
+            .replace_status(&name, &PostParams::default(), &next)
             .await
             .map_err(write("update status"))?;
+        if let Some(rv) = revision(&stored) {
+            state
+                .status_written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key.clone(), rv);
+        }
         for (kind, reason, event) in [
             (ConditionType::Complete, COMPLETED, "Job completed"),
             (ConditionType::Failed, FAILED, ""),
