@@ -53,7 +53,7 @@ for run in $(seq 1 "$runs"); do
   containerd=$(pgrep -f "containerd --config $dir" | head -1)
   idle_rkube=$(rss_mib "$pid")
   idle_containerd=$(rss_mib "$containerd")
-  kubectl --kubeconfig "$kubeconfig" apply -f ../shared/examples/web-deployment.yaml >/dev/null
+  kubectl --kubeconfig "$kubeconfig" apply -f examples/web-deployment.yaml >/dev/null
   kubectl --kubeconfig "$kubeconfig" rollout status deployment/web --timeout=180s >/dev/null
   busy_rkube=$(rss_mib "$pid")
   busy_containerd=$(rss_mib "$containerd")

@@ -1,4 +1,4 @@
-//! The objects of the docs' examples (shared/examples/*.yaml) go through
+//! The objects of the docs' examples (examples/*.yaml) go through
 //! every create and update hook of their catalog row without a validation
 //! error, and a second identical apply (an empty patch, so an update with
 //! the stored object) changes nothing.

@@ -73,7 +73,13 @@ impl std::fmt::Debug for Server {
 
 /// Binds, prepares certificates and state, and writes the admin kubeconfig.
 pub async fn bind(config: Config) -> Result<Server> {
-    let pki = Pki::load_or_create(&config.tls_dir(), &config.extra_sans)?;
+    // Clients reach a server bound to one address at that address: the
+    // serving certificate must name it (the admin kubeconfig does).
+    let mut sans = config.extra_sans.clone();
+    if !config.bind.ip().is_unspecified() {
+        sans.push(config.bind.ip().to_string());
+    }
+    let pki = Pki::load_or_create(&config.tls_dir(), &sans)?;
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|source| ServeError::Listen {

@@ -28,19 +28,36 @@ const FIELD_MANAGER: &str = "rkube-dns";
 /// EndpointSlice controller leaves slices managed by others alone.
 const MANAGED_BY: &str = "rkube-dns";
 
+/// How often an apply that lost a create race is tried again.
+const CREATE_RACE_RETRIES: usize = 5;
+
 /// Creates or updates the `kube-dns` Service on `cluster_ip` (server-side
 /// apply: idempotent, and other managers' fields are kept).
+///
+/// Every agent does this at start, so several may create the Service at
+/// once: the losers' creates fail (the name exists, or the cluster IP is
+/// already allocated, 409/422), and applying again updates the Service the
+/// winner made.
 pub async fn ensure_kube_dns_service(client: Client, cluster_ip: IpAddr) -> Result<Service> {
     let api: Api<Service> = Api::namespaced(client, KUBE_DNS_NAMESPACE);
     let service: Service =
         serde_json::from_value(kube_dns_service(cluster_ip)).map_err(Error::Object)?;
-    api.patch(
-        KUBE_DNS_SERVICE,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&service),
-    )
-    .await
-    .map_err(|source| Error::Api {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let patch = Patch::Apply(&service);
+    let apply = || api.patch(KUBE_DNS_SERVICE, &params, &patch);
+    let mut applied = apply().await;
+    for _ in 0..CREATE_RACE_RETRIES {
+        match &applied {
+            Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => {
+                // The winner's create may still be between allocating the IP
+                // and storing the Service.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                applied = apply().await;
+            }
+            _ => break,
+        }
+    }
+    applied.map_err(|source| Error::Api {
         what: format!("applying Service {KUBE_DNS_NAMESPACE}/{KUBE_DNS_SERVICE}"),
         source,
     })

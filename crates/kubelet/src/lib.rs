@@ -7,12 +7,14 @@
 //! - [`images`]: tarball import and `imagePullPolicy`.
 //! - [`node`]: registration, status, lease.
 //! - [`pods`]: one worker per pod, reconciling the spec with the runtime.
+//! - [`network`]: routes to other nodes' pods and masquerade off the cluster.
 //! - [`server`]: the HTTPS API for logs, exec, attach and port-forward;
 //!   [`logs`] reads the CRI log files.
 
 pub mod images;
 pub mod logs;
 pub mod machine;
+pub mod network;
 pub mod node;
 pub mod pods;
 pub mod runtime;
@@ -24,8 +26,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipnet::Ipv4Net;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::node::NodeIdentity;
 use crate::pods::{parse_resolv_conf, ClusterDns, PodContext};
@@ -74,6 +77,9 @@ pub struct KubeletOptions {
     pub pod_cidr_wait: Duration,
     /// The CNI bridge name (own per node on one machine).
     pub bridge: String,
+    /// Every node's pods' addresses: traffic from pods to anywhere else is
+    /// masqueraded (see [`network`]).
+    pub cluster_cidr: Ipv4Net,
     /// The sandbox (pause) image.
     pub sandbox_image: String,
     /// Cluster DNS Service IPs.
@@ -99,6 +105,7 @@ impl KubeletOptions {
             pod_cidr: DEFAULT_POD_CIDR.to_string(),
             pod_cidr_wait: Duration::from_secs(10),
             bridge: DEFAULT_BRIDGE.to_string(),
+            cluster_cidr: rkube_proxy::options::DEFAULT_CLUSTER_CIDR,
             sandbox_image: DEFAULT_SANDBOX_IMAGE.to_string(),
             cluster_dns: vec![DEFAULT_CLUSTER_DNS.to_string()],
             cluster_domain: DEFAULT_CLUSTER_DOMAIN.to_string(),
@@ -187,6 +194,8 @@ pub async fn run(
             source,
         })?;
 
+    let stop = CancellationToken::new();
+    let mut network = None;
     let (cri, containerd) = match &options.runtime {
         RuntimeEndpoint::External(socket) => (Cri::connect(socket)?, None),
         RuntimeEndpoint::Managed => {
@@ -197,6 +206,13 @@ pub async fn run(
                 options.pod_cidr_wait,
             )
             .await;
+            network = pod_network(&options, &identity, &pod_cidr, ip).map(|settings| {
+                tokio::spawn(network::run(
+                    client.clone(),
+                    settings,
+                    stop.clone().cancelled_owned(),
+                ))
+            });
             let cni = CniSettings {
                 pod_cidr,
                 bridge: options.bridge.clone(),
@@ -218,7 +234,6 @@ pub async fn run(
     let version = cri.version().await?;
     info!(node = %identity.name, runtime = %format!("{} {}", version.runtime_name, version.runtime_version), "kubelet running");
 
-    let stop = CancellationToken::new();
     let api = tokio::spawn(api_server.run(cri.clone(), stop.clone().cancelled_owned()));
     let heartbeat = tokio::spawn(node::heartbeat(
         client.clone(),
@@ -250,5 +265,30 @@ pub async fn run(
         containerd.stop().await?;
         info!("containerd stopped");
     }
+    if let Some(network) = network {
+        let _ = network.await;
+    }
     Ok(())
+}
+
+/// The pod network settings of a node whose CNI config is ours; `None`
+/// (logged) for an IPv6 pod CIDR or node address, which the pod network
+/// does not route yet.
+fn pod_network(
+    options: &KubeletOptions,
+    identity: &NodeIdentity,
+    pod_cidr: &str,
+    node_ip: IpAddr,
+) -> Option<network::PodNetwork> {
+    let (Ok(pod_cidr), IpAddr::V4(node_ip)) = (pod_cidr.parse::<Ipv4Net>(), node_ip) else {
+        warn!(%pod_cidr, %node_ip, "the pod network is IPv4 only: no routes to other nodes, no masquerade");
+        return None;
+    };
+    Some(network::PodNetwork {
+        node_name: identity.name.clone(),
+        node_ip,
+        pod_cidr,
+        cluster_cidr: options.cluster_cidr,
+        bridge: options.bridge.clone(),
+    })
 }

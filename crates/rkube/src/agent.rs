@@ -18,7 +18,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let kubeconfig = kubeconfig(&args).await?;
     let client = client_from_kubeconfig(&kubeconfig).await?;
     let Some(count) = args.simulate else {
-        return run_node(client, &args).await;
+        return run_node(client, &args, &kubeconfig).await;
     };
     let options = rkube_simnode::SimOptions::new(count)
         .with_name_prefix(args.node_name_prefix)
@@ -57,19 +57,26 @@ async fn kubeconfig(args: &AgentArgs) -> anyhow::Result<PathBuf> {
 }
 
 /// This machine as a node: kubelet, proxy (as root) and DNS (as root).
-async fn run_node(client: kube::Client, args: &AgentArgs) -> anyhow::Result<()> {
+async fn run_node(
+    client: kube::Client,
+    args: &AgentArgs,
+    kubeconfig: &std::path::Path,
+) -> anyhow::Result<()> {
     let root = node::is_root();
+    let node_name = args.node_name.clone().unwrap_or_else(node::name);
     let mut components = Components::new();
     NodeComponents {
         kubelet: Some(crate::kubelet::agent_options(
             &args.data_dir,
-            args.node_name.clone(),
+            Some(node_name.clone()),
+            kubeconfig,
         )),
+        node_name: node_name.clone(),
         proxy: root,
         dns: root.then(node::default_dns_listen),
     }
     .spawn(&mut components, &client);
-    info!(node = %node::name(), "agent started");
+    info!(node = %node_name, "agent started");
     let outcome = components.run_until(crate::server::shutdown_signal()).await;
     components.stop().await;
     outcome

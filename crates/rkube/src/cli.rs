@@ -58,6 +58,10 @@ pub struct ServerArgs {
     /// HTTPS port of the apiserver.
     #[arg(long, default_value_t = 6443)]
     pub https_listen_port: u16,
+    /// Another name or address the serving certificate names (repeatable;
+    /// k3s's flag). Applies when the certificate is first made.
+    #[arg(long = "tls-san", value_name = "NAME")]
+    pub tls_san: Vec<String>,
     /// Use an external etcd instead of the embedded store, e.g.
     /// `etcd://127.0.0.1:2379` (several endpoints separated by commas).
     #[arg(long, env = "RKUBE_DATASTORE_ENDPOINT")]

@@ -81,7 +81,8 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<()> {
 
 /// Runs cluster DNS inside `rkube server` on `listen`, publishing it as
 /// this node's kube-dns endpoint when the address is a specific one.
-pub fn spawn(components: &mut Components, client: kube::Client, listen: SocketAddr) {
+pub fn spawn(components: &mut Components, client: kube::Client, node: &str, listen: SocketAddr) {
+    let node = node.to_owned();
     components.spawn("dns", move |stop| async move {
         let flags = DnsFlags {
             listen: vec![listen],
@@ -92,7 +93,7 @@ pub fn spawn(components: &mut Components, client: kube::Client, listen: SocketAd
             cluster_dns: DEFAULT_CLUSTER_DNS.parse()?,
         };
         if !listen.ip().is_unspecified() {
-            publish(client.clone(), &flags, &crate::node::name(), listen.ip()).await?;
+            publish(client.clone(), &flags, &node, listen.ip()).await?;
         }
         rkube_dns::run(client, flags.options(), stop).await?;
         Ok(())

@@ -40,7 +40,10 @@ pub async fn run(args: ImageArgs) -> anyhow::Result<()> {
             address,
             files,
         } => {
-            let options = crate::kubelet::agent_options(&data_dir, Some(String::new()));
+            let options = rkube_kubelet::KubeletOptions::new(
+                String::new(),
+                crate::kubelet::agent_dir(&data_dir),
+            );
             let socket = address.unwrap_or_else(|| options.containerd_layout().socket());
             if socket.exists() {
                 for file in &files {

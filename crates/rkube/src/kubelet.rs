@@ -42,7 +42,7 @@ pub struct KubeletArgs {
 /// Runs the kubelet until Ctrl-C or SIGTERM.
 pub async fn run(args: KubeletArgs) -> anyhow::Result<()> {
     let client = client_from_kubeconfig(&args.kubeconfig).await?;
-    let mut options = agent_options(&args.data_dir, args.node_name);
+    let mut options = agent_options(&args.data_dir, args.node_name, &args.kubeconfig);
     if let Some(socket) = args.container_runtime_endpoint {
         let socket = socket
             .strip_prefix("unix://")
@@ -54,21 +54,23 @@ pub async fn run(args: KubeletArgs) -> anyhow::Result<()> {
     options.pod_cidr = args.pod_cidr;
     options.bridge = args.bridge;
     options.port = args.port;
-    if let Some(ca) = cluster_ca_of(&args.kubeconfig) {
-        options.client_ca_pem = Some(ca);
-    }
     rkube_kubelet::run(client, options, crate::server::shutdown_signal()).await?;
     Ok(())
 }
 
 /// The agent's options under rkube's data dir, named `node_name` or after
-/// the hostname.
-pub fn agent_options(data_dir: &Path, node_name: Option<String>) -> KubeletOptions {
+/// the hostname, for a kubelet that talks to the cluster `kubeconfig` names:
+/// the kubelet API trusts that cluster's CA, which signs the apiserver's
+/// kubelet-client certificate (on the server machine and on joined nodes
+/// alike).
+pub fn agent_options(
+    data_dir: &Path,
+    node_name: Option<String>,
+    kubeconfig: &Path,
+) -> KubeletOptions {
     let name = node_name.unwrap_or_else(crate::node::name);
     let mut options = KubeletOptions::new(name, agent_dir(data_dir));
-    // On a server machine the cluster CA sits beside the apiserver's state:
-    // it verifies the apiserver's kubelet-client certificate.
-    options.client_ca_pem = std::fs::read_to_string(data_dir.join("tls").join("ca.crt")).ok();
+    options.client_ca_pem = cluster_ca_of(kubeconfig);
     options
 }
 

@@ -27,6 +27,8 @@ pub fn is_root() -> bool {
 
 /// Which node components to run here.
 pub struct NodeComponents {
+    /// The Node these components serve (`--node-name`, else [`name`]).
+    pub node_name: String,
     /// The kubelet, when this machine is a node.
     pub kubelet: Option<KubeletOptions>,
     /// Whether to program Services into nftables.
@@ -48,13 +50,13 @@ impl NodeComponents {
             let client = client.clone();
             let options = rkube_proxy::ProxyOptions::default()
                 .cluster_cidr(rkube_proxy::options::DEFAULT_CLUSTER_CIDR)
-                .node_name(name());
+                .node_name(self.node_name.clone());
             components.spawn("proxy", |stop| async move {
                 Ok(rkube_proxy::run(client, options, stop).await?)
             });
         }
         if let Some(listen) = self.dns {
-            crate::dns::spawn(components, client.clone(), listen);
+            crate::dns::spawn(components, client.clone(), &self.node_name, listen);
         }
     }
 }

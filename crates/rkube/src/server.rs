@@ -24,8 +24,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
 
     let store = open_store(&args).await?;
-    let config = rkube_apiserver::Config::new(&args.data_dir, store, Arc::new(Catalog::builtin()))
-        .bind(SocketAddr::new(args.bind_address, args.https_listen_port));
+    let mut config =
+        rkube_apiserver::Config::new(&args.data_dir, store, Arc::new(Catalog::builtin()))
+            .bind(SocketAddr::new(args.bind_address, args.https_listen_port));
+    config.extra_sans.clone_from(&args.tls_san);
     let server = rkube_apiserver::bind(config)
         .await
         .context("starting the apiserver")?;
@@ -69,7 +71,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         crate::controller_manager::embedded(manager_client, settings, stop)
     });
     NodeComponents {
-        kubelet: (!args.disable_agent).then(|| crate::kubelet::agent_options(&args.data_dir, None)),
+        node_name: node::name(),
+        kubelet: (!args.disable_agent)
+            .then(|| crate::kubelet::agent_options(&args.data_dir, None, &kubeconfig)),
         proxy: !args.disable_proxy && node::is_root(),
         dns: cluster_dns_listen(&args),
     }

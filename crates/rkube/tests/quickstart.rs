@@ -13,11 +13,14 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rkube_testkit::{EtcdProcess, KillOnDrop, RkubeServer};
+
+mod support;
+use support::{ok, test_images, wait_for};
 
 const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
 const ROLLOUT_TIMEOUT: &str = "--timeout=180s";
@@ -26,58 +29,7 @@ const ROLLOUT_TIMEOUT: &str = "--timeout=180s";
 static ONE_NODE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/examples")
-}
-
-fn ok(server: &RkubeServer, args: &[&str]) -> String {
-    let out: Output = server.kubectl(args).unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}\n{}\n--- server log (tail) ---\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout),
-        tail(&server.log(), 80),
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Polls `probe` until it returns Some, or fails the test after `deadline`.
-fn wait_for<T>(
-    server: &RkubeServer,
-    what: &str,
-    deadline: Duration,
-    probe: impl Fn() -> Option<T>,
-) -> T {
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            Instant::now() < end,
-            "timed out waiting for {what}\n--- pods ---\n{}\n--- server log (tail) ---\n{}",
-            ok(server, &["get", "pods", "-A", "-o", "wide"]),
-            tail(&server.log(), 120)
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// Builds the offline images once per run (scripts/build-test-images.sh).
-fn test_images() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("quickstart-images");
-    if !dir.join("busybox-1.35.tar").exists() {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/build-test-images.sh");
-        let status = Command::new("bash").arg(script).arg(&dir).status().unwrap();
-        assert!(status.success(), "build-test-images.sh failed");
-    }
-    dir
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
 /// Names of the pods with `selector` whose phase is Running and Ready.

@@ -143,9 +143,9 @@ impl TestApiserver {
         (KillOnDrop(child), rx)
     }
 
-    /// The directory of the shared examples (beside the repository in CI).
+    /// The repository's `examples/`: the manifests users apply (README Quickstart).
     pub fn examples_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/examples")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
     }
 
     /// A kube-rs client authenticated with the admin certificate.

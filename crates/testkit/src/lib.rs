@@ -11,15 +11,19 @@ mod apiserver;
 mod bench_size;
 mod etcd;
 mod latencies;
+mod netns_lab;
 mod ports;
 mod ready;
 mod rkube_server;
+mod stop_on_drop;
 
 pub use apiserver::{wait_for_line, KillOnDrop, TestApiserver, KUBECTL_DEADLINE};
 pub use bench_size::bench_size;
 pub use etcd::{EtcdProcess, ETCD_BINARY};
 pub use latencies::Latencies;
+pub use netns_lab::{LabHost, NetnsLab};
 pub use rkube_server::{RkubeServer, KUBECTL};
+pub use stop_on_drop::{terminate, StopOnDrop, STOP_GRACE};
 
 /// Why a helper process could not be started.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! A real `rkube server` process, driven by the real kubectl.
 
 use std::ffi::OsStr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use tempfile::TempDir;
 
 use crate::ports::free_port;
 use crate::ready::{wait_for_ready_line, Readiness};
+use crate::stop_on_drop::{terminate, STOP_GRACE};
 use crate::{Error, Result};
 
 /// Where the tests expect kubectl (the machines have it there).
@@ -31,6 +33,7 @@ pub struct RkubeServer {
     child: Option<Child>,
     binary: PathBuf,
     args: Vec<String>,
+    bind: IpAddr,
     port: u16,
     log_path: PathBuf,
     // Declared last: removed after the child is killed.
@@ -40,6 +43,12 @@ pub struct RkubeServer {
 impl RkubeServer {
     /// Starts `binary server` with `extra_args` and waits until it is up.
     pub fn start(binary: impl Into<PathBuf>, extra_args: &[&str]) -> Result<Self> {
+        Self::start_at(binary, IpAddr::V4(Ipv4Addr::LOCALHOST), extra_args)
+    }
+
+    /// [`start`](Self::start), listening on `bind` (e.g. a [`NetnsLab`](crate::NetnsLab)'s
+    /// gateway, which its hosts reach) instead of 127.0.0.1.
+    pub fn start_at(binary: impl Into<PathBuf>, bind: IpAddr, extra_args: &[&str]) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("rkube-server-")
             .tempdir()
@@ -51,6 +60,7 @@ impl RkubeServer {
             child: None,
             binary: binary.into(),
             args: extra_args.iter().map(|a| a.to_string()).collect(),
+            bind,
             port: 0,
             log_path: dir.path().join("server.log"),
             dir,
@@ -76,7 +86,7 @@ impl RkubeServer {
             .arg("server")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--bind-address={}", self.bind))
             .arg(format!("--https-listen-port={}", self.port))
             .args(&self.args)
             .stdin(Stdio::null())
@@ -139,6 +149,11 @@ impl RkubeServer {
         self.data_dir().join("admin.kubeconfig")
     }
 
+    /// The apiserver's URL.
+    pub fn url(&self) -> String {
+        format!("https://{}:{}", self.bind, self.port)
+    }
+
     /// The HTTPS port the apiserver listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -175,29 +190,12 @@ impl RkubeServer {
     }
 }
 
-/// How long a dropped server gets to stop its pods and containerd after
-/// SIGTERM before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(60);
-
 impl Drop for RkubeServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             // SIGTERM first, so that a server running an agent stops its
             // containers and containerd instead of leaving them behind.
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = std::time::Instant::now() + STOP_GRACE;
-            while std::time::Instant::now() < deadline {
-                match child.try_wait() {
-                    Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-                    _ => return,
-                }
-            }
-            // kill fails only if the child is already gone; wait reaps it either way.
-            let _ = child.kill();
-            let _ = child.wait();
+            terminate(&mut child, STOP_GRACE);
         }
     }
 }

@@ -138,7 +138,9 @@ pub fn render_cni_conflist(layout: &ContainerdLayout, cni: &CniSettings) -> serd
                 "type": "bridge",
                 "bridge": cni.bridge,
                 "isGateway": true,
-                "ipMasq": true,
+                // Masquerade is the pod network's (network::masquerade): the
+                // bridge's would hide pods' addresses from other nodes' pods.
+                "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",

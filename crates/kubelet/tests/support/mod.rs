@@ -71,6 +71,8 @@ impl TestNode {
         options.pod_cidr = self.pod_cidr.clone();
         options.pod_cidr_wait = Duration::ZERO;
         options.bridge = self.bridge.clone();
+        // The node is the whole cluster: pods talking to each other are not masqueraded.
+        options.cluster_cidr = self.pod_cidr.parse().unwrap();
         options.node_ip = Some("127.0.0.1".parse().unwrap());
         options
     }
@@ -138,6 +140,10 @@ impl Drop for TestNode {
         let _ = Command::new("ip")
             .args(["link", "del", &self.bridge])
             .status();
+        let table = rkube_kubelet::network::masquerade::table_name(&self.bridge);
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &table])
+            .output();
         let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
         let mut ours: Vec<&str> = mounts
             .lines()
@@ -253,7 +259,7 @@ pub fn waiting_reason<'a>(pod: &'a Pod, name: &str) -> Option<&'a str> {
         .as_deref()
 }
 
-/// A manifest from ../shared/examples, one document by kind.
+/// A manifest from examples, one document by kind.
 pub fn example(file: &str, kind: &str) -> serde_json::Value {
     let text =
         std::fs::read_to_string(rkube_testkit::TestApiserver::examples_dir().join(file)).unwrap();
