@@ -117,22 +117,7 @@ impl DnsServer {
         let mut server = Server::new(handler);
         let mut local_addrs = Vec::new();
         for listen in &options.listen {
-            let udp = UdpSocket::bind(listen)
-                .await
-                .map_err(|source| Error::Bind {
-                    address: *listen,
-                    source,
-                })?;
-            let bound = udp.local_addr().map_err(|source| Error::Bind {
-                address: *listen,
-                source,
-            })?;
-            let tcp = TcpListener::bind(bound)
-                .await
-                .map_err(|source| Error::Bind {
-                    address: bound,
-                    source,
-                })?;
+            let (udp, tcp, bound) = bind_pair(*listen).await?;
             server.register_socket(udp);
             server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
             local_addrs.push(bound);
@@ -207,4 +192,34 @@ fn parse_domain(domain: &str) -> Result<Name> {
     })?;
     name.set_fqdn(true);
     Ok(name.to_lowercase())
+}
+
+/// How often a pair on port 0 is tried again when TCP finds the port UDP
+/// picked already taken.
+const EPHEMERAL_PAIR_TRIES: usize = 8;
+
+/// A UDP socket and a TCP listener on the same address. For port 0 the
+/// kernel picks UDP's port, which TCP may find taken by someone else's
+/// connection: then both are tried again on a new port.
+async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr)> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let bind_error = |address| move |source| Error::Bind { address, source };
+        let udp = UdpSocket::bind(listen).await.map_err(bind_error(listen))?;
+        let bound = udp.local_addr().map_err(bind_error(listen))?;
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp, bound)),
+            Err(e)
+                if listen.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && tries < EPHEMERAL_PAIR_TRIES => {}
+            Err(source) => {
+                return Err(Error::Bind {
+                    address: bound,
+                    source,
+                })
+            }
+        }
+    }
 }

@@ -298,3 +298,41 @@ async fn images_that_cannot_be_had_report_err_image_never_pull_and_err_image_pul
     .await;
     assert_eq!(phase(&pod), "Pending");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exited_containers_report_their_termination_messages() {
+    let server = TestApiserver::start();
+    let client = server.client().await;
+    let mut node = TestNode::new(17);
+    let options = node.start_containerd("node-m").await;
+    let _kubelet = RunningKubelet::start(client.clone(), options);
+
+    let busybox = "docker.io/library/busybox:1.35";
+    create_pod(&client, "node-m", serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "messages"},
+        "spec": {"restartPolicy": "Never", "containers": [
+            {"name": "file", "image": busybox,
+             "command": ["sh", "-c", "printf bye > /dev/termination-log; exit 3"]},
+            {"name": "custom-path", "image": busybox, "terminationMessagePath": "/tmp/said",
+             "command": ["sh", "-c", "printf done > /tmp/said"]},
+            {"name": "fallback", "image": busybox, "terminationMessagePolicy": "FallbackToLogsOnError",
+             "command": ["sh", "-c", "echo oops >&2; exit 2"]},
+            {"name": "fallback-ok", "image": busybox, "terminationMessagePolicy": "FallbackToLogsOnError",
+             "command": ["sh", "-c", "echo fine"]}
+        ]}
+    }))
+    .await;
+    let pod = wait_pod(&client, "messages", "Failed", |p| phase(p) == "Failed").await;
+    let statuses = pod.status.unwrap().container_statuses.unwrap();
+    let message = |name: &str| {
+        let status = statuses.iter().find(|s| s.name == name).unwrap();
+        let terminated = status.state.as_ref().unwrap().terminated.as_ref().unwrap();
+        terminated.message.clone()
+    };
+    assert_eq!(message("file").as_deref(), Some("bye"));
+    assert_eq!(message("custom-path").as_deref(), Some("done"));
+    assert_eq!(message("fallback").as_deref(), Some("oops\n"));
+    // A success under FallbackToLogsOnError does not take the log.
+    assert_eq!(message("fallback-ok"), None);
+}

@@ -12,6 +12,7 @@ pub mod probes;
 mod resources;
 mod runtime_config;
 mod status;
+mod termination_message;
 mod volumes;
 mod worker;
 

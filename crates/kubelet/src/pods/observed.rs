@@ -5,6 +5,7 @@
 
 use k8s_cri::v1 as cri;
 
+use super::termination_message;
 use crate::runtime::cri::{labels, selector, Cri, CriError};
 
 /// A container's runtime state.
@@ -157,8 +158,12 @@ pub async fn observe(cri: &Cri, uid: &str) -> Result<ObservedPod, CriError> {
                     observed.started_at = status.started_at;
                     observed.finished_at = status.finished_at;
                     observed.exit_code = status.exit_code;
-                    observed.reason = status.reason;
-                    observed.message = status.message;
+                    observed.reason = status.reason.clone();
+                    observed.message = if observed.state == RuntimeState::Exited {
+                        termination_message::message(&status)
+                    } else {
+                        status.message
+                    };
                 }
                 // Removed between the list and now: leave it out.
                 Err(e) if e.is_not_found() => continue,

@@ -179,6 +179,7 @@ pub fn container_config(
             .collect(),
         mounts: inputs.mounts,
         labels,
+        annotations: super::termination_message::annotations(container),
         log_path: inputs.log_path,
         stdin: container.stdin.unwrap_or(false),
         stdin_once: container.stdin_once.unwrap_or(false),

@@ -34,6 +34,7 @@ use super::status::{
     init_containers, phase, pod_status, InitProgress, RestartPolicy, StatusInput, Waiting,
     WaitingReason,
 };
+use super::termination_message;
 use super::volumes::{self, HostVolume};
 use super::ConfigError;
 use crate::images::{ensure_image, ImageFailure};
@@ -498,6 +499,9 @@ impl PodWorker {
                 ..Default::default()
             });
         }
+        let message_file = termination_message::mount(&self.pod_dir(), container, attempt)
+            .map_err(|e| ConfigError::Volume(format!("termination message file: {e}")))?;
+        mounts.push(message_file);
         let log_dir = self.pod_dir().join("logs").join(&container.name);
         std::fs::create_dir_all(&log_dir)
             .map_err(|e| ConfigError::Volume(format!("{}: {e}", log_dir.display())))?;
