@@ -18,7 +18,7 @@ use rkube_testkit::{NetnsLab, RkubeServer, StopOnDrop};
 use tempfile::TempDir;
 
 mod support;
-use support::{ok, pods_and_log, tail, test_images, wait_until};
+use support::{ok, pods_and_log, ready_pods, tail, test_images, wait_until, ReadyPod};
 
 const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
 
@@ -177,29 +177,6 @@ impl Cluster<'_> {
         wait_until(what, Duration::from_secs(secs), || self.diagnose(), probe)
     }
 
-    /// `kubectl get pods -l SELECTOR`: (name, node, pod IP) of those
-    /// Running, Ready and not terminating.
-    fn ready_pods(&self, selector: &str) -> Vec<(String, String, String)> {
-        let out = ok(
-            self.server,
-            &[
-                "get",
-                "pods",
-                "-l",
-                selector,
-                "-o",
-                r#"jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP} {.status.phase} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}"#,
-            ],
-        );
-        out.lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                (f.len() == 5 && f[3] == "Running" && f[4] == "True")
-                    .then(|| (f[0].to_owned(), f[1].to_owned(), f[2].to_owned()))
-            })
-            .collect()
-    }
-
     /// What `pod` gets from `url` (busybox wget under a timeout, as
     /// RUNTIME-NOTES.md advises), or None if the request failed.
     fn fetch(&self, pod: &str, url: &str) -> Option<String> {
@@ -303,19 +280,29 @@ fn pods_on_three_nodes_share_one_flat_network_and_survive_a_lost_node() {
     let manifest = write_manifest(server.data_dir().as_path());
     ok(&server, &["apply", "-f", manifest.to_str().unwrap()]);
     let echoes = cluster.wait("an echo pod Ready on every node", 240, || {
-        let pods = cluster.ready_pods("app=echo");
-        let nodes: BTreeSet<&String> = pods.iter().map(|(_, node, _)| node).collect();
+        let pods = ready_pods(&server, "app=echo");
+        let nodes: BTreeSet<&String> = pods.iter().map(|p| &p.node).collect();
         (pods.len() == NODES && nodes.len() == NODES).then_some(pods)
     });
     let clients = cluster.wait("a client pod Ready on every node", 120, || {
-        let pods = cluster.ready_pods("app=client");
+        let pods = ready_pods(&server, "app=client");
         (pods.len() == NODES).then_some(pods)
     });
 
     // Every client reaches every echo pod by its pod IP, on its own node and
     // across nodes, and is seen with its own pod IP: no NAT between pods.
-    for (client, client_node, client_ip) in &clients {
-        for (echo, echo_node, echo_ip) in &echoes {
+    for ReadyPod {
+        name: client,
+        node: client_node,
+        ip: client_ip,
+    } in &clients
+    {
+        for ReadyPod {
+            name: echo,
+            node: echo_node,
+            ip: echo_ip,
+        } in &echoes
+        {
             let url = format!("http://{echo_ip}:8080/cgi-bin/ip");
             let body = cluster.wait(
                 &format!("{client} ({client_node}) → {echo} ({echo_node}) by pod IP"),
@@ -332,7 +319,12 @@ fn pods_on_three_nodes_share_one_flat_network_and_survive_a_lost_node() {
 
     // The Service, by name through cluster DNS, answers from every node, and
     // also sees the client's own address.
-    for (client, client_node, client_ip) in &clients {
+    for ReadyPod {
+        name: client,
+        node: client_node,
+        ip: client_ip,
+    } in &clients
+    {
         let body = cluster.wait(
             &format!("{client} ({client_node}) → Service echo"),
             60,
@@ -360,10 +352,15 @@ fn pods_on_three_nodes_share_one_flat_network_and_survive_a_lost_node() {
         (status.trim() != "True").then_some(())
     });
     cluster.wait("3 echo pods Ready on the remaining nodes", 240, || {
-        let pods = cluster.ready_pods("app=echo");
-        (pods.len() == NODES && pods.iter().all(|(_, node, _)| *node != lost_node)).then_some(())
+        let pods = ready_pods(&server, "app=echo");
+        (pods.len() == NODES && pods.iter().all(|p| p.node != lost_node)).then_some(())
     });
-    for (client, client_node, _) in clients.iter().filter(|(_, node, _)| *node != lost_node) {
+    for ReadyPod {
+        name: client,
+        node: client_node,
+        ..
+    } in clients.iter().filter(|p| p.node != lost_node)
+    {
         cluster.wait(
             &format!("{client} ({client_node}) → Service echo without {lost_node}"),
             60,

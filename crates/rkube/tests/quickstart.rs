@@ -32,24 +32,11 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-/// Names of the pods with `selector` whose phase is Running and Ready.
+/// Names of the pods with `selector` that are Running, Ready and not terminating.
 fn ready_pods(server: &RkubeServer, selector: &str) -> Vec<String> {
-    let out = ok(
-        server,
-        &[
-            "get",
-            "pods",
-            "-l",
-            selector,
-            "-o",
-            r#"jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}"#,
-        ],
-    );
-    out.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3 && f[1] == "Running" && f[2] == "True").then(|| f[0].to_owned())
-        })
+    support::ready_pods(server, selector)
+        .into_iter()
+        .map(|p| p.name)
         .collect()
 }
 

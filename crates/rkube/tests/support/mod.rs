@@ -73,6 +73,43 @@ pub fn pods_and_log(server: &RkubeServer) -> String {
     )
 }
 
+/// A pod that is Running, Ready and not terminating.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyPod {
+    /// Its name.
+    pub name: String,
+    /// The node it runs on.
+    pub node: String,
+    /// Its IP.
+    pub ip: String,
+}
+
+/// The pods with `selector` (in the default namespace) that are Running,
+/// Ready and not terminating.
+pub fn ready_pods(server: &RkubeServer, selector: &str) -> Vec<ReadyPod> {
+    let out = ok(
+        server,
+        &[
+            "get",
+            "pods",
+            "-l",
+            selector,
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP} {.status.phase} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}"#,
+        ],
+    );
+    out.lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [name, node, ip, "Running", "True"] => Some(ReadyPod {
+                name: name.to_owned(),
+                node: node.to_owned(),
+                ip: ip.to_owned(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Builds the offline images once per run (scripts/build-test-images.sh).
 pub fn test_images() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("quickstart-images");
