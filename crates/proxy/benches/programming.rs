@@ -116,6 +116,15 @@ impl Nftables for Recording {
         self.notify.notify_waiters();
         Ok(())
     }
+    async fn apply(&self, transaction: &str) -> rkube_proxy::Result<()> {
+        self.nft.apply(transaction).await?;
+        self.applied
+            .lock()
+            .unwrap()
+            .push((Instant::now(), transaction.to_string()));
+        self.notify.notify_waiters();
+        Ok(())
+    }
     async fn delete_table(&self, table: &str) -> rkube_proxy::Result<()> {
         self.nft.delete_table(table).await
     }

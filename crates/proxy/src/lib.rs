@@ -4,10 +4,12 @@
 //! ([`run`]), turned into a plain model of proxied ports
 //! ([`service_ports`]), rendered as the text of one nftables table
 //! ([`ruleset`], a pure function) and applied in one `nft -f -` transaction
-//! that deletes and re-creates the table ([`nftables`]). The table is
-//! removed again on a clean shutdown.
+//! ([`nftables`]): the whole table at first (and whenever the state of the
+//! kernel is in doubt), then only what changed ([`incremental`]). The table
+//! is removed again on a clean shutdown.
 
 pub mod error;
+pub mod incremental;
 pub mod metrics;
 pub mod nftables;
 pub mod options;

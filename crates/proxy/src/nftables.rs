@@ -16,6 +16,10 @@ pub trait Nftables: Send + Sync {
     /// Replaces table `table` (family ip) with `definition` in one
     /// transaction: either the new table is in place or the old one is.
     async fn replace_table(&self, table: &str, definition: &str) -> Result<()>;
+    /// Applies `transaction` (nft commands, e.g. from
+    /// [`incremental::transaction`](crate::incremental::transaction)) all or
+    /// nothing.
+    async fn apply(&self, transaction: &str) -> Result<()>;
     /// Removes the table if it is there.
     async fn delete_table(&self, table: &str) -> Result<()>;
     /// Whether the table exists.
@@ -84,6 +88,10 @@ impl Nftables for NftCommand {
     async fn replace_table(&self, table: &str, definition: &str) -> Result<()> {
         self.run_file("apply", &[], &replace_transaction(table, definition))
             .await
+    }
+
+    async fn apply(&self, transaction: &str) -> Result<()> {
+        self.run_file("apply", &[], transaction).await
     }
 
     async fn delete_table(&self, table: &str) -> Result<()> {

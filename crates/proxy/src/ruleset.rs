@@ -50,6 +50,45 @@ pub struct Ruleset {
     pub text: String,
     /// How many rules and map elements it holds (the metric).
     pub rules: usize,
+    /// The table's sets, maps and chains in definition order: what an
+    /// incremental sync compares (crate::incremental).
+    pub objects: Vec<Object>,
+}
+
+/// What kind of thing an [`Object`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjectKind {
+    /// A set (ClientIP affinity).
+    Set,
+    /// A verdict map.
+    Map,
+    /// A chain.
+    Chain,
+}
+
+impl ObjectKind {
+    /// The nft keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Set => "set",
+            ObjectKind::Map => "map",
+            ObjectKind::Chain => "chain",
+        }
+    }
+}
+
+/// One set, map or chain of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Set, map or chain.
+    pub kind: ObjectKind,
+    /// Its name.
+    pub name: String,
+    /// The declaration lines before the content: a base chain's hook, a
+    /// map's or set's type and flags.
+    pub declaration: Vec<String>,
+    /// A chain's rules or a map's elements (`key : verdict`).
+    pub items: Vec<String>,
 }
 
 /// What a lookup that has no proxying to do does with new connections.
@@ -78,40 +117,78 @@ enum Target {
     Refused(Refusal),
 }
 
-/// Builds the text while counting rules.
+/// Collects the table's objects in definition order (nft 1.0.6 wants every
+/// set, map and chain defined before it is referenced).
 #[derive(Default)]
 struct Writer {
-    text: String,
-    rules: usize,
+    objects: Vec<Object>,
 }
 
 impl Writer {
     fn chain(&mut self, name: &str, hook: Option<&str>, rules: &[String]) {
-        let _ = writeln!(self.text, "\tchain {name} {{");
-        if let Some(hook) = hook {
-            let _ = writeln!(self.text, "\t\t{hook}; policy accept;");
-        }
-        for rule in rules {
-            let _ = writeln!(self.text, "\t\t{rule}");
-        }
-        self.text.push_str("\t}\n");
-        self.rules += rules.len();
+        self.objects.push(Object {
+            kind: ObjectKind::Chain,
+            name: name.to_string(),
+            declaration: hook
+                .map(|h| format!("{h}; policy accept;"))
+                .into_iter()
+                .collect(),
+            items: rules.to_vec(),
+        });
     }
 
     fn map(&mut self, name: &str, key_type: &str, elements: &[String]) {
-        let _ = writeln!(self.text, "\tmap {name} {{");
-        let _ = writeln!(self.text, "\t\ttype {key_type} : verdict");
-        if !elements.is_empty() {
-            let _ = writeln!(self.text, "\t\telements = {{");
-            let last = elements.len() - 1;
-            for (i, element) in elements.iter().enumerate() {
-                let comma = if i == last { "" } else { "," };
-                let _ = writeln!(self.text, "\t\t\t{element}{comma}");
+        self.objects.push(Object {
+            kind: ObjectKind::Map,
+            name: name.to_string(),
+            declaration: vec![format!("type {key_type} : verdict")],
+            items: elements.to_vec(),
+        });
+    }
+
+    fn set(&mut self, name: &str, declaration: &[&str]) {
+        self.objects.push(Object {
+            kind: ObjectKind::Set,
+            name: name.to_string(),
+            declaration: declaration.iter().map(|d| d.to_string()).collect(),
+            items: Vec::new(),
+        });
+    }
+
+    fn finish(self, table: &str) -> Ruleset {
+        let mut text = format!("table ip {table} {{\n");
+        let mut rules = 0;
+        for object in &self.objects {
+            let _ = writeln!(text, "\t{} {} {{", object.kind.keyword(), object.name);
+            for line in &object.declaration {
+                let _ = writeln!(text, "\t\t{line}");
             }
-            self.text.push_str("\t\t}\n");
+            match object.kind {
+                ObjectKind::Chain => {
+                    for rule in &object.items {
+                        let _ = writeln!(text, "\t\t{rule}");
+                    }
+                }
+                ObjectKind::Map | ObjectKind::Set if !object.items.is_empty() => {
+                    text.push_str("\t\telements = {\n");
+                    let last = object.items.len() - 1;
+                    for (i, element) in object.items.iter().enumerate() {
+                        let comma = if i == last { "" } else { "," };
+                        let _ = writeln!(text, "\t\t\t{element}{comma}");
+                    }
+                    text.push_str("\t\t}\n");
+                }
+                ObjectKind::Map | ObjectKind::Set => {}
+            }
+            text.push_str("\t}\n");
+            rules += object.items.len();
         }
-        self.text.push_str("\t}\n");
-        self.rules += elements.len();
+        text.push_str("}\n");
+        Ruleset {
+            text,
+            rules,
+            objects: self.objects,
+        }
     }
 }
 
@@ -134,7 +211,6 @@ fn endpoint_id(port: &ProxiedPort, endpoint: &Endpoint) -> String {
 /// Renders the table for `ports`.
 pub fn render(ports: &[ProxiedPort], config: &RenderConfig) -> Ruleset {
     let mut w = Writer::default();
-    let _ = writeln!(w.text, "table ip {} {{", config.table);
     w.chain(
         "mark-for-masquerade",
         None,
@@ -285,11 +361,7 @@ pub fn render(ports: &[ProxiedPort], config: &RenderConfig) -> Ruleset {
         Some("type nat hook postrouting priority srcnat"),
         &["jump masquerading".to_string()],
     );
-    w.text.push_str("}\n");
-    Ruleset {
-        text: w.text,
-        rules: w.rules,
-    }
+    w.finish(&config.table)
 }
 
 /// Where a Service port's entry points go.
@@ -381,9 +453,13 @@ fn render_service_port(w: &mut Writer, port: &ProxiedPort, config: &RenderConfig
 fn render_endpoint(w: &mut Writer, port: &ProxiedPort, endpoint: &Endpoint) {
     let id = endpoint_id(port, endpoint);
     if let Some(timeout) = port.affinity_timeout {
-        let _ = writeln!(
-            w.text,
-            "\tset affinity-{id} {{\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout {timeout}s\n\t}}"
+        w.set(
+            &format!("affinity-{id}"),
+            &[
+                "type ipv4_addr",
+                "flags dynamic,timeout",
+                &format!("timeout {timeout}s"),
+            ],
         );
     }
     // A pod reaching itself through its Service must be masqueraded, or

@@ -20,10 +20,11 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result};
+use crate::incremental::transaction;
 use crate::metrics::Metrics;
 use crate::nftables::{NftCommand, Nftables};
 use crate::options::{LocalhostNodePorts, ProxyOptions};
-use crate::ruleset::{render, RenderConfig};
+use crate::ruleset::{render, RenderConfig, Ruleset};
 use crate::service_ports::collect;
 
 /// Where loopback addresses become routable, so that DNAT from
@@ -139,8 +140,8 @@ struct Syncer<'a> {
     metrics: &'a Metrics,
     services: Store<Service>,
     slices: Store<EndpointSlice>,
-    /// The table text last applied.
-    applied: Option<String>,
+    /// The table last applied, when the kernel is known to hold it.
+    applied: Option<Ruleset>,
 }
 
 impl Syncer<'_> {
@@ -200,22 +201,36 @@ impl Syncer<'_> {
                 localhost_node_ports: self.options.localhost_node_ports,
             },
         );
-        if self.applied.as_deref() == Some(ruleset.text.as_str()) {
-            debug!("ruleset unchanged");
-            return Ok(());
+        let incremental = self
+            .applied
+            .as_ref()
+            .and_then(|applied| transaction(&self.options.table, applied, &ruleset));
+        // Until this sync succeeds the kernel's state is in doubt: a failure
+        // leads to a full replace next time.
+        self.applied = None;
+        match incremental.as_deref() {
+            Some("") => {
+                debug!("ruleset unchanged");
+                self.applied = Some(ruleset);
+                return Ok(());
+            }
+            Some(tx) => self.nft.apply(tx).await?,
+            None => {
+                self.nft
+                    .replace_table(&self.options.table, &ruleset.text)
+                    .await?
+            }
         }
-        self.nft
-            .replace_table(&self.options.table, &ruleset.text)
-            .await?;
         let took = started.elapsed();
         self.metrics.record_sync(took, ruleset.rules);
         debug!(
             ports = ports.len(),
             rules = ruleset.rules,
+            incremental = incremental.is_some(),
             took_ms = took.as_millis() as u64,
             "applied the ruleset"
         );
-        self.applied = Some(ruleset.text);
+        self.applied = Some(ruleset);
         Ok(())
     }
 }
