@@ -1,138 +1,32 @@
-//! Parsing of resource quantities ("100m", "1.5Gi", "2e3") into the integer
-//! units the scheduler compares: millicores for CPU, plain units (bytes,
-//! counts) for everything else.
+//! Resource quantities ("100m", "1.5Gi", "2e3") in the integer units the
+//! scheduler compares: millicores for CPU, plain units (bytes, counts) for
+//! everything else.
 //!
 //! Upstream keeps an arbitrary-precision `resource.Quantity` and asks it for
 //! `MilliValue()` / `Value()`, both rounding up
-//! (staging/src/k8s.io/apimachinery/pkg/api/resource/quantity.go). We parse
-//! into an exact decimal/binary form and round up the same way.
+//! (staging/src/k8s.io/apimachinery/pkg/api/resource/quantity.go). The
+//! parsing is the API crate's ([`Amount`]: exact thousandths, rounded up);
+//! here the results are rounded to units and saturated to the `i64` range.
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-
-/// Why a quantity string could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("quantity {0:?} is not a valid resource quantity")]
-pub struct QuantityError(pub String);
-
-/// A parsed quantity: `mantissa * 10^exp10 * 2^exp2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Parsed {
-    mantissa: i128,
-    exp10: i32,
-    exp2: u32,
-}
-
-/// Largest number of significant digits kept; more cannot change an `i64`
-/// result after rounding up by more than one unit.
-const MAX_DIGITS: usize = 30;
-
-fn parse(text: &str) -> Result<Parsed, QuantityError> {
-    let err = || QuantityError(text.to_string());
-    let s = text.trim();
-    let (negative, s) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let number_len = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, suffix) = s.split_at(number_len);
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-        return Err(err());
-    }
-    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-    let mut mantissa: i128 = 0;
-    let mut exp10: i32 = 0;
-    let mut digits = 0usize;
-    for c in int_part.chars() {
-        let d = i128::from(c.to_digit(10).ok_or_else(err)?);
-        if digits < MAX_DIGITS {
-            mantissa = mantissa * 10 + d;
-            if mantissa > 0 {
-                digits += 1;
-            }
-        } else {
-            exp10 += 1;
-        }
-    }
-    for c in frac_part.chars() {
-        let d = i128::from(c.to_digit(10).ok_or_else(err)?);
-        if digits < MAX_DIGITS {
-            mantissa = mantissa * 10 + d;
-            exp10 -= 1;
-            if mantissa > 0 {
-                digits += 1;
-            }
-        } else if d > 0 {
-            // Dropped digits only matter for rounding up: keep a trace of them.
-            mantissa += 1;
-            break;
-        }
-    }
-    let (suffix_exp10, exp2) = match suffix {
-        "" => (0, 0),
-        "Ki" => (0, 10),
-        "Mi" => (0, 20),
-        "Gi" => (0, 30),
-        "Ti" => (0, 40),
-        "Pi" => (0, 50),
-        "Ei" => (0, 60),
-        "n" => (-9, 0),
-        "u" => (-6, 0),
-        "m" => (-3, 0),
-        "k" => (3, 0),
-        "M" => (6, 0),
-        "G" => (9, 0),
-        "T" => (12, 0),
-        "P" => (15, 0),
-        "E" => (18, 0),
-        other => {
-            let exponent = other
-                .strip_prefix('e')
-                .or_else(|| other.strip_prefix('E'))
-                .ok_or_else(err)?;
-            let value: i32 = exponent.parse().map_err(|_| err())?;
-            if !(-100..=100).contains(&value) {
-                return Err(err());
-            }
-            (value, 0)
-        }
-    };
-    Ok(Parsed {
-        mantissa: if negative { -mantissa } else { mantissa },
-        exp10: exp10 + suffix_exp10,
-        exp2,
-    })
-}
-
-/// The value times `10^scale`, rounded up (towards +infinity) and saturated
-/// to the `i64` range.
-fn scaled(parsed: Parsed, scale: i32) -> i64 {
-    let mut value = parsed.mantissa;
-    let mut exp10 = parsed.exp10 + scale;
-    for _ in 0..parsed.exp2 {
-        value = value.saturating_mul(2);
-    }
-    while exp10 > 0 {
-        value = value.saturating_mul(10);
-        exp10 -= 1;
-    }
-    while exp10 < 0 {
-        let rounded_up = value > 0 && value % 10 != 0;
-        value = value / 10 + i128::from(rounded_up);
-        exp10 += 1;
-    }
-    i64::try_from(value).unwrap_or(if value > 0 { i64::MAX } else { i64::MIN })
-}
+use rkube_api::quota::Amount;
+pub use rkube_api::quota::QuantityError;
 
 /// The quantity in thousandths of a unit, rounded up (upstream `MilliValue`).
 pub fn milli_value(quantity: &Quantity) -> Result<i64, QuantityError> {
-    parse(&quantity.0).map(|p| scaled(p, 3))
+    let amount: Amount = quantity.0.parse()?;
+    Ok(saturated(amount.milli))
 }
 
 /// The quantity in whole units, rounded up (upstream `Value`).
 pub fn value(quantity: &Quantity) -> Result<i64, QuantityError> {
-    parse(&quantity.0).map(|p| scaled(p, 0))
+    let amount: Amount = quantity.0.parse()?;
+    let whole = amount.milli.div_euclid(1000) + i128::from(amount.milli.rem_euclid(1000) != 0);
+    Ok(saturated(whole))
+}
+
+fn saturated(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value > 0 { i64::MAX } else { i64::MIN })
 }
 
 #[cfg(test)]

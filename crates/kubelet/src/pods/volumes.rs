@@ -1,16 +1,18 @@
 //! Pod volumes as host directories under the pod's dir, and the CRI mounts
-//! that put them into containers: emptyDir, hostPath, configMap, secret and
-//! downwardAPI (pkg/volume/*). configMap/secret/downwardAPI content is
-//! written when the sandbox starts.
+//! that put them into containers: emptyDir, hostPath, configMap, secret,
+//! downwardAPI and projected (pkg/volume/*). configMap/secret/downwardAPI
+//! content is written when the sandbox starts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use k8s_cri::v1::Mount;
-use k8s_openapi::api::core::v1::{Container, KeyToPath, Pod, Volume};
+use k8s_openapi::api::core::v1::{
+    Container, DownwardAPIVolumeFile, KeyToPath, Pod, ProjectedVolumeSource, Volume,
+};
 
-use super::env::{field_value, secret_data, EnvSources, PodAddresses};
+use super::env::{field_value, EnvSources, PodAddresses};
 use super::ConfigError;
 
 /// Files to project into a volume: content by key, the selected items,
@@ -91,62 +93,137 @@ fn prepare_one(
         });
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let files: Option<Projection<'_>> = if volume.empty_dir.is_some() {
+    let files: Option<Vec<Projection<'_>>> = if volume.empty_dir.is_some() {
         None
     } else if let Some(cm) = &volume.config_map {
-        let optional = cm.optional.unwrap_or(false);
-        let data = match sources.config_maps.get(&cm.name) {
-            Some(found) => {
-                let mut data: BTreeMap<String, Vec<u8>> = found
-                    .data
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-                    .collect();
-                for (k, v) in found.binary_data.iter().flatten() {
-                    data.insert(k.clone(), v.0.clone());
-                }
-                data
-            }
-            None if optional => BTreeMap::new(),
-            None => return Err(ConfigError::not_found("configmap", &cm.name)),
-        };
-        Some((data, cm.items.as_ref(), cm.default_mode))
+        let data = config_map_data(sources, &cm.name, cm.optional)?;
+        Some(vec![(data, cm.items.as_ref(), cm.default_mode)])
     } else if let Some(secret) = &volume.secret {
-        let name = secret.secret_name.clone().unwrap_or_default();
-        let optional = secret.optional.unwrap_or(false);
-        let data = match sources.secrets.get(&name) {
-            Some(found) => secret_data(found)
-                .into_iter()
-                .map(|(k, v)| (k, v.into_bytes()))
-                .collect(),
-            None if optional => BTreeMap::new(),
-            None => return Err(ConfigError::not_found("secret", &name)),
-        };
-        Some((data, secret.items.as_ref(), secret.default_mode))
+        let name = secret.secret_name.as_deref().unwrap_or_default();
+        let data = secret_files(sources, name, secret.optional)?;
+        Some(vec![(data, secret.items.as_ref(), secret.default_mode)])
     } else if let Some(downward) = &volume.downward_api {
-        let mut data = BTreeMap::new();
-        for item in downward.items.iter().flatten() {
-            if let Some(field) = &item.field_ref {
-                let value = downward_file(pod, &field.field_path, addresses)?;
-                data.insert(item.path.clone(), value.into_bytes());
-            }
-        }
-        Some((data, None, downward.default_mode))
+        let data = downward_data(pod, downward.items.as_deref(), addresses)?;
+        Some(vec![(data, None, downward.default_mode)])
+    } else if let Some(projected) = &volume.projected {
+        Some(projected_files(
+            pod,
+            &volume.name,
+            projected,
+            sources,
+            addresses,
+        )?)
     } else {
         return Err(ConfigError::Unsupported(format!(
-            "volume {}: only emptyDir, hostPath, configMap, secret and downwardAPI are supported",
+            "volume {}: only emptyDir, hostPath, configMap, secret, downwardAPI and projected are supported",
             volume.name
         )));
     };
     let read_only = files.is_some();
-    if let Some((data, items, mode)) = files {
+    for (data, items, mode) in files.into_iter().flatten() {
         write_files(dir, &data, items, mode.unwrap_or(DEFAULT_MODE))?;
     }
     Ok(HostVolume {
         path: dir.to_path_buf(),
         read_only,
     })
+}
+
+/// A ConfigMap's keys (data and binaryData) as file contents.
+fn config_map_data(
+    sources: &EnvSources,
+    name: &str,
+    optional: Option<bool>,
+) -> Result<BTreeMap<String, Vec<u8>>, ConfigError> {
+    match sources.config_maps.get(name) {
+        Some(found) => {
+            let mut data: BTreeMap<String, Vec<u8>> = found
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+                .collect();
+            for (k, v) in found.binary_data.iter().flatten() {
+                data.insert(k.clone(), v.0.clone());
+            }
+            Ok(data)
+        }
+        None if optional.unwrap_or(false) => Ok(BTreeMap::new()),
+        None => Err(ConfigError::not_found("configmap", name)),
+    }
+}
+
+/// A Secret's keys as file contents, byte for byte (keystores and other
+/// binary values must not pass through UTF-8).
+fn secret_files(
+    sources: &EnvSources,
+    name: &str,
+    optional: Option<bool>,
+) -> Result<BTreeMap<String, Vec<u8>>, ConfigError> {
+    match sources.secrets.get(name) {
+        Some(found) => {
+            let mut data: BTreeMap<String, Vec<u8>> = found
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect();
+            for (k, v) in found.string_data.iter().flatten() {
+                data.insert(k.clone(), v.clone().into_bytes());
+            }
+            Ok(data)
+        }
+        None if optional.unwrap_or(false) => Ok(BTreeMap::new()),
+        None => Err(ConfigError::not_found("secret", name)),
+    }
+}
+
+/// The downward API items' files (fieldRef ones; resourceFieldRef is not
+/// done yet).
+fn downward_data(
+    pod: &Pod,
+    items: Option<&[DownwardAPIVolumeFile]>,
+    addresses: &PodAddresses,
+) -> Result<BTreeMap<String, Vec<u8>>, ConfigError> {
+    let mut data = BTreeMap::new();
+    for item in items.into_iter().flatten() {
+        if let Some(field) = &item.field_ref {
+            let value = downward_file(pod, &field.field_path, addresses)?;
+            data.insert(item.path.clone(), value.into_bytes());
+        }
+    }
+    Ok(data)
+}
+
+/// A projected volume: its configMap, secret and downwardAPI sources'
+/// files in one directory, each source with its own items and the volume's
+/// defaultMode (upstream `pkg/volume/projected`).
+fn projected_files<'a>(
+    pod: &Pod,
+    volume: &str,
+    projected: &'a ProjectedVolumeSource,
+    sources: &EnvSources,
+    addresses: &PodAddresses,
+) -> Result<Vec<Projection<'a>>, ConfigError> {
+    let mode = projected.default_mode;
+    let mut files = Vec::new();
+    for source in projected.sources.iter().flatten() {
+        if let Some(cm) = &source.config_map {
+            let data = config_map_data(sources, &cm.name, cm.optional)?;
+            files.push((data, cm.items.as_ref(), mode));
+        } else if let Some(secret) = &source.secret {
+            let data = secret_files(sources, &secret.name, secret.optional)?;
+            files.push((data, secret.items.as_ref(), mode));
+        } else if let Some(downward) = &source.downward_api {
+            let data = downward_data(pod, downward.items.as_deref(), addresses)?;
+            files.push((data, None, mode));
+        } else {
+            return Err(ConfigError::Unsupported(format!(
+                "projected volume {volume}: only configMap, secret and downwardAPI sources are supported"
+            )));
+        }
+    }
+    Ok(files)
 }
 
 /// Downward API files render maps as `key="value"` lines.
@@ -302,6 +379,66 @@ mod tests {
             std::fs::read_to_string(volumes["info"].path.join("labels")).unwrap(),
             "a=\"b\"\n"
         );
+    }
+
+    #[test]
+    fn projected_volumes_merge_their_sources_into_one_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"containers": [], "volumes": [
+                {"name": "all-in-one", "projected": {"defaultMode": 0o640, "sources": [
+                    {"configMap": {"name": "cfg", "items": [{"key": "k1", "path": "config/k1"}]}},
+                    {"secret": {"name": "creds"}},
+                    {"secret": {"name": "absent", "optional": true}},
+                    {"downwardAPI": {"items": [{"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}}
+                ]}},
+                {"name": "token", "projected": {"sources": [
+                    {"serviceAccountToken": {"path": "token"}}
+                ]}}
+            ]}
+        }))
+        .unwrap();
+        let sources = EnvSources {
+            config_maps: HashMap::from([(
+                "cfg".into(),
+                ConfigMap {
+                    data: Some(BTreeMap::from([("k1".into(), "v1".into())])),
+                    ..Default::default()
+                },
+            )]),
+            secrets: HashMap::from([(
+                "creds".into(),
+                k8s_openapi::api::core::v1::Secret {
+                    string_data: Some(BTreeMap::from([("password".into(), "s3cret".into())])),
+                    ..Default::default()
+                },
+            )]),
+            ..Default::default()
+        };
+        let refused = prepare(&pod, dir.path(), &sources, &PodAddresses::default()).unwrap_err();
+        assert!(
+            refused.to_string().contains("projected volume token"),
+            "{refused}"
+        );
+
+        let mut one = pod.clone();
+        if let Some(volumes) = one.spec.as_mut().and_then(|s| s.volumes.as_mut()) {
+            volumes.truncate(1);
+        }
+        let volumes = prepare(&one, dir.path(), &sources, &PodAddresses::default()).unwrap();
+        let path = &volumes["all-in-one"].path;
+        let read = |f: &str| std::fs::read_to_string(path.join(f)).unwrap();
+        assert_eq!(read("config/k1"), "v1");
+        assert_eq!(read("password"), "s3cret");
+        assert_eq!(read("name"), "p");
+        let mode = std::fs::metadata(path.join("password"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o640);
+        assert!(volumes["all-in-one"].read_only);
     }
 
     #[test]

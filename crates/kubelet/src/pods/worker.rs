@@ -877,6 +877,11 @@ fn referenced_objects(pod: &Pod) -> (Vec<String>, Vec<String>) {
     for v in spec.volumes.iter().flatten() {
         config_maps.extend(v.config_map.as_ref().map(|c| c.name.clone()));
         secrets.extend(v.secret.as_ref().and_then(|s| s.secret_name.clone()));
+        let projected = v.projected.iter().flat_map(|p| p.sources.iter().flatten());
+        for source in projected {
+            config_maps.extend(source.config_map.as_ref().map(|c| c.name.clone()));
+            secrets.extend(source.secret.as_ref().map(|s| s.name.clone()));
+        }
     }
     config_maps.sort();
     config_maps.dedup();
