@@ -67,7 +67,8 @@ struct State {
     /// The resourceVersion of each Job's last status write. A sync that sees an older Job in
     /// the cache waits: that Job does not yet count the pods whose tracking finalizers the
     /// write let us remove, so it would replace finished pods (upstream guards the same
-    /// window with `uncountedTerminatedPods` and its finalizer expectations).
+    /// window with `uncountedTerminatedPods` and its finalizer expectations). An entry lives
+    /// only until the cache shows that write.
     status_written: std::sync::Mutex<std::collections::HashMap<ObjectRef<Job>, u64>>,
 }
 
@@ -130,14 +131,19 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action, Error> {
             .as_deref()
             .and_then(|rv| rv.parse::<u64>().ok())
     };
-    let written = state
-        .status_written
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&key)
-        .copied();
-    if written.is_some_and(|w| revision(&job).is_some_and(|cached| cached < w)) {
-        return Ok(Action::requeue(Duration::from_millis(100)));
+    {
+        let mut written = state
+            .status_written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&w) = written.get(&key) {
+            if revision(&job).is_some_and(|cached| cached < w) {
+                return Ok(Action::requeue(Duration::from_millis(100)));
+            }
+            // The cache caught up: nothing left to wait for, and no entry
+            // outlives its Job.
+            written.remove(&key);
+        }
     }
     let owned: Vec<Pod> = state
         .pods
