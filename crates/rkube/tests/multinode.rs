@@ -18,7 +18,7 @@ use rkube_testkit::{NetnsLab, RkubeServer, StopOnDrop};
 use tempfile::TempDir;
 
 mod support;
-use support::{ok, pods_and_log, ready_pods, tail, test_images, wait_until, ReadyPod};
+use support::{ok, pods_and_log, ready_nodes, ready_pods, tail, test_images, wait_until, ReadyPod};
 
 const RKUBE: &str = env!("CARGO_BIN_EXE_rkube");
 
@@ -244,16 +244,7 @@ fn pods_on_three_nodes_share_one_flat_network_and_survive_a_lost_node() {
     // Three Ready nodes, each with its own pod CIDR and a route to each
     // other node's pods via that node's lab address.
     cluster.wait(&format!("{NODES} Ready nodes"), 240, || {
-        let out = ok(
-            &server,
-            &[
-                "get",
-                "nodes",
-                "-o",
-                r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
-            ],
-        );
-        (out.lines().filter(|l| *l == "True").count() == NODES).then_some(())
+        (ready_nodes(&server).len() == NODES).then_some(())
     });
     let cidrs = ok(
         &server,

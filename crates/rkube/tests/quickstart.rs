@@ -88,18 +88,7 @@ fn quickstart(mut server: RkubeServer) {
 
     // The node registers and turns Ready; its images are imported.
     let node = wait_for(&server, "a Ready node", Duration::from_secs(120), || {
-        let out = ok(
-            &server,
-            &[
-                "get",
-                "nodes",
-                "-o",
-                r#"jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
-            ],
-        );
-        out.lines()
-            .find(|l| l.ends_with(" True"))
-            .map(|l| l.split(' ').next().unwrap_or_default().to_owned())
+        support::ready_nodes(&server).into_iter().next()
     });
     let import = Command::new(RKUBE)
         .args(["image", "import", "--data-dir"])

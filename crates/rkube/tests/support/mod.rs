@@ -73,6 +73,22 @@ pub fn pods_and_log(server: &RkubeServer) -> String {
     )
 }
 
+/// The names of the nodes whose Ready condition is True.
+pub fn ready_nodes(server: &RkubeServer) -> Vec<String> {
+    let out = ok(
+        server,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+        ],
+    );
+    out.lines()
+        .filter_map(|l| l.strip_suffix(" True").map(str::to_owned))
+        .collect()
+}
+
 /// A pod that is Running, Ready and not terminating.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadyPod {
