@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use rkube_kubelet::network::routes::ROUTE_PROTOCOL;
 use rkube_testkit::{NetnsLab, RkubeServer, StopOnDrop};
 use tempfile::TempDir;
 
@@ -194,7 +195,8 @@ impl Cluster<'_> {
         let out = self
             .lab
             .command(index, "ip")
-            .args(["-4", "route", "show", "proto", "218"])
+            .args(["-4", "route", "show", "proto"])
+            .arg(ROUTE_PROTOCOL.to_string())
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout)

@@ -96,7 +96,7 @@ fn prepare_one(
     let files: Option<Vec<Projection<'_>>> = if volume.empty_dir.is_some() {
         None
     } else if let Some(cm) = &volume.config_map {
-        let data = config_map_data(sources, &cm.name, cm.optional)?;
+        let data = config_map_files(sources, &cm.name, cm.optional)?;
         Some(vec![(data, cm.items.as_ref(), cm.default_mode)])
     } else if let Some(secret) = &volume.secret {
         let name = secret.secret_name.as_deref().unwrap_or_default();
@@ -129,53 +129,64 @@ fn prepare_one(
     })
 }
 
-/// A ConfigMap's keys (data and binaryData) as file contents.
-fn config_map_data(
+/// A ConfigMap's keys (data, then binaryData) as file contents.
+fn config_map_files(
     sources: &EnvSources,
     name: &str,
     optional: Option<bool>,
 ) -> Result<BTreeMap<String, Vec<u8>>, ConfigError> {
-    match sources.config_maps.get(name) {
-        Some(found) => {
-            let mut data: BTreeMap<String, Vec<u8>> = found
-                .data
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-                .collect();
-            for (k, v) in found.binary_data.iter().flatten() {
-                data.insert(k.clone(), v.0.clone());
-            }
-            Ok(data)
-        }
-        None if optional.unwrap_or(false) => Ok(BTreeMap::new()),
-        None => Err(ConfigError::not_found("configmap", name)),
-    }
+    let Some(found) = referenced(&sources.config_maps, "configmap", name, optional)? else {
+        return Ok(BTreeMap::new());
+    };
+    let text = found.data.iter().flatten().map(|(k, v)| (k, v.as_bytes()));
+    let binary = found
+        .binary_data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k, v.0.as_slice()));
+    Ok(by_key(text.chain(binary)))
 }
 
-/// A Secret's keys as file contents, byte for byte (keystores and other
-/// binary values must not pass through UTF-8).
+/// A Secret's keys (data, then stringData) as file contents, byte for byte
+/// (keystores and other binary values must not pass through UTF-8).
 fn secret_files(
     sources: &EnvSources,
     name: &str,
     optional: Option<bool>,
 ) -> Result<BTreeMap<String, Vec<u8>>, ConfigError> {
-    match sources.secrets.get(name) {
-        Some(found) => {
-            let mut data: BTreeMap<String, Vec<u8>> = found
-                .data
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.clone(), v.0.clone()))
-                .collect();
-            for (k, v) in found.string_data.iter().flatten() {
-                data.insert(k.clone(), v.clone().into_bytes());
-            }
-            Ok(data)
-        }
-        None if optional.unwrap_or(false) => Ok(BTreeMap::new()),
-        None => Err(ConfigError::not_found("secret", name)),
+    let Some(found) = referenced(&sources.secrets, "secret", name, optional)? else {
+        return Ok(BTreeMap::new());
+    };
+    let binary = found
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k, v.0.as_slice()));
+    let text = found
+        .string_data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k, v.as_bytes()));
+    Ok(by_key(binary.chain(text)))
+}
+
+/// The object a volume names, `None` if it is missing but optional.
+fn referenced<'a, T>(
+    objects: &'a HashMap<String, T>,
+    kind: &'static str,
+    name: &str,
+    optional: Option<bool>,
+) -> Result<Option<&'a T>, ConfigError> {
+    match objects.get(name) {
+        Some(found) => Ok(Some(found)),
+        None if optional.unwrap_or(false) => Ok(None),
+        None => Err(ConfigError::not_found(kind, name)),
     }
+}
+
+/// Key → content; a later entry for a key wins.
+fn by_key<'a>(entries: impl Iterator<Item = (&'a String, &'a [u8])>) -> BTreeMap<String, Vec<u8>> {
+    entries.map(|(k, v)| (k.clone(), v.to_vec())).collect()
 }
 
 /// The downward API items' files (fieldRef ones; resourceFieldRef is not
@@ -209,7 +220,7 @@ fn projected_files<'a>(
     let mut files = Vec::new();
     for source in projected.sources.iter().flatten() {
         if let Some(cm) = &source.config_map {
-            let data = config_map_data(sources, &cm.name, cm.optional)?;
+            let data = config_map_files(sources, &cm.name, cm.optional)?;
             files.push((data, cm.items.as_ref(), mode));
         } else if let Some(secret) = &source.secret {
             let data = secret_files(sources, &secret.name, secret.optional)?;
