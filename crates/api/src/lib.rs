@@ -12,6 +12,8 @@
 //!   JSON; [`validation`]: name and metadata rules with upstream's messages.
 //! - [`table`]: `kubectl get` columns per kind.
 //! - [`quota`]: ResourceQuota accounting, shared by the quota controller and admission.
+//! - [`tls`]: the TLS client that skips server certificate checks where
+//!   upstream does (apiserver→kubelet, HTTPS probes).
 
 pub mod catalog;
 pub mod field_error;
@@ -24,6 +26,7 @@ pub mod selector;
 pub mod status_split;
 pub mod strategy;
 pub mod table;
+pub mod tls;
 pub mod validation;
 
 pub use catalog::{Catalog, ResourceDef, Scope, Subresource, Verb};

@@ -17,9 +17,7 @@ use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use rkube_api::{ResourceDef, Subresource};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{PrivateKeyDer, ServerName};
 use serde_json::Value;
 
 use super::ApiServer;
@@ -78,67 +76,13 @@ impl KubeletClient {
             rustls_pemfile::private_key(&mut identity.key_pem.as_bytes())
                 .map_err(|e| format!("kubelet client key: {e}"))?
                 .ok_or("kubelet client key: no private key in PEM")?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
+        let config = rkube_api::tls::accept_any_server_cert()
             .map_err(|e| e.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(UnverifiedKubelet(provider)))
             .with_client_auth_cert(certs, key)
             .map_err(|e| e.to_string())?;
         Ok(KubeletClient {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
         })
-    }
-}
-
-/// Accepts any kubelet serving certificate but still checks the handshake
-/// signatures, so the session is encrypted with the key the kubelet holds.
-#[derive(Debug)]
-struct UnverifiedKubelet(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for UnverifiedKubelet {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
