@@ -97,16 +97,19 @@ fn services_of_pod(
     let namespace = pod.metadata.namespace.as_deref();
     let listing = endpoints.state().into_iter().filter_map(|e| {
         let lists_pod = e.metadata.namespace.as_deref() == namespace
-            && e.subsets.iter().flatten().any(|s| {
-                s.addresses
+            && pods::lists_pod(
+                e.subsets
                     .iter()
                     .flatten()
-                    .chain(s.not_ready_addresses.iter().flatten())
-                    .any(|a| {
-                        a.target_ref.as_ref().and_then(|r| r.name.as_deref())
-                            == pod.metadata.name.as_deref()
+                    .flat_map(|s| {
+                        s.addresses
+                            .iter()
+                            .flatten()
+                            .chain(s.not_ready_addresses.iter().flatten())
                     })
-            });
+                    .map(|a| a.target_ref.as_ref()),
+                pod,
+            );
         let (name, ns) = (e.metadata.name.as_deref()?, namespace?);
         lists_pod.then(|| ObjectRef::new(name).within(ns))
     });

@@ -94,10 +94,7 @@ fn services_of_pod(
     let namespace = pod.metadata.namespace.as_deref();
     let listing = slices.state().into_iter().filter_map(|slice| {
         let lists_pod = slice.metadata.namespace.as_deref() == namespace
-            && slice.endpoints.iter().any(|e| {
-                e.target_ref.as_ref().and_then(|r| r.name.as_deref())
-                    == pod.metadata.name.as_deref()
-            });
+            && pods::lists_pod(slice.endpoints.iter().map(|e| e.target_ref.as_ref()), pod);
         lists_pod.then(|| slice_service(&slice)).flatten()
     });
     pods::services_of_pod(services, pod, listing)

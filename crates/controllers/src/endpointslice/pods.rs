@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -224,6 +224,25 @@ pub fn hostname_for(service: &Service, pod: &Pod) -> Option<String> {
     let same_service = spec.subdomain.as_deref() == service.metadata.name.as_deref()
         && pod.metadata.namespace == service.metadata.namespace;
     same_service.then(|| hostname.to_string())
+}
+
+/// The pod as an endpoint's `targetRef`.
+pub fn target_ref(pod: &Pod) -> ObjectReference {
+    ObjectReference {
+        kind: Some("Pod".into()),
+        namespace: pod.metadata.namespace.clone(),
+        name: pod.metadata.name.clone(),
+        uid: pod.metadata.uid.clone(),
+        ..Default::default()
+    }
+}
+
+/// Whether one of `targets` (an endpoint object's `targetRef`s) names the pod.
+pub fn lists_pod<'a>(
+    mut targets: impl Iterator<Item = Option<&'a ObjectReference>>,
+    pod: &Pod,
+) -> bool {
+    targets.any(|r| r.and_then(|r| r.name.as_deref()) == pod.metadata.name.as_deref())
 }
 
 #[cfg(test)]
