@@ -32,7 +32,7 @@ use serde_json::json;
 
 use crate::claim;
 use crate::framework::{
-    run_controller, Action, Change, Context, DefaultState, EventRecorder, Expectations, Triggers,
+    run_controller, Action, Context, DefaultState, EventRecorder, Expectations, Triggers,
 };
 use crate::history::{self, pod_actions, CONTROLLER_REVISION_HASH};
 use crate::pod_state;
@@ -79,7 +79,7 @@ struct State {
     nodes: Store<Node>,
     revisions: Store<ControllerRevision>,
     recorder: EventRecorder,
-    expectations: Expectations<DaemonSet, Pod>,
+    expectations: Arc<Expectations<DaemonSet, Pod>>,
 }
 
 fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
@@ -88,16 +88,16 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
         let pods = ctx.informer::<Pod>();
         let nodes = ctx.informer::<Node>();
         let revisions = ctx.informer::<ControllerRevision>();
+        let expectations = Arc::new(Expectations::default());
         let state = Arc::new(State {
             client: ctx.client().clone(),
             pods: pods.store(),
             nodes: nodes.store(),
             revisions: revisions.store(),
             recorder: ctx.recorder("daemonset-controller"),
-            expectations: Expectations::default(),
+            expectations: Arc::clone(&expectations),
         });
         let set_store = sets.store();
-        let forget = Arc::clone(&state);
         let triggers = Triggers::new()
             .primary(&sets)
             .owned(&pods)
@@ -110,12 +110,7 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
                     .map(|set| ObjectRef::from_obj(&**set))
                     .collect()
             })
-            .mapped(&sets, move |change| {
-                if let Change::Deleted(set) = change {
-                    forget.expectations.forget(&ObjectRef::from_obj(&**set));
-                }
-                Vec::new()
-            });
+            .forgets_deleted(&sets, expectations);
         run_controller(&ctx, "daemonset", &sets, triggers, state, sync).await;
         Ok(())
     }

@@ -9,6 +9,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::Resource;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use super::expectations::Expectations;
 use super::informer::{Change, Informer, Watchable};
 
 /// The keys of kind `K` to reconcile, built from informers' change feeds, plus the caches that
@@ -64,6 +65,21 @@ impl<K: Watchable> Triggers<K> {
                 .boxed(),
         );
         self.waits_for(informer)
+    }
+
+    /// A deleted `K` drops its expectations and enqueues nothing (upstream's delete handlers
+    /// call `expectations.DeleteExpectations`).
+    pub fn forgets_deleted<C: Watchable>(
+        self,
+        informer: &Informer<K>,
+        expectations: Arc<Expectations<K, C>>,
+    ) -> Self {
+        self.mapped(informer, move |change| {
+            if let Change::Deleted(owner) = change {
+                expectations.forget(&ObjectRef::from_obj(&**owner));
+            }
+            Vec::new()
+        })
     }
 
     /// Waits for `C`'s cache before the first `sync`, without enqueuing on its changes

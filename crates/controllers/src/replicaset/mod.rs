@@ -85,21 +85,21 @@ struct State<K: Replicated> {
     client: Client,
     pods: Store<Pod>,
     recorder: EventRecorder,
-    expectations: Expectations<K, Pod>,
+    expectations: Arc<Expectations<K, Pod>>,
 }
 
 fn start<K: Replicated>(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
     async move {
         let owners = ctx.informer::<K>();
         let pods = ctx.informer::<Pod>();
+        let expectations = Arc::new(Expectations::default());
         let state = Arc::new(State {
             client: ctx.client().clone(),
             pods: pods.store(),
             recorder: ctx.recorder(K::COMPONENT),
-            expectations: Expectations::default(),
+            expectations: Arc::clone(&expectations),
         });
         let owner_store = owners.store();
-        let forget = Arc::clone(&state);
         let triggers = Triggers::new()
             .primary(&owners)
             .owned(&pods)
@@ -107,12 +107,7 @@ fn start<K: Replicated>(ctx: Context) -> BoxFuture<'static, Result<(), crate::Er
             .mapped(&pods, move |change| {
                 orphan_owners::<K>(&owner_store, change)
             })
-            .mapped(&owners, move |change| {
-                if let Change::Deleted(owner) = change {
-                    forget.expectations.forget(&ObjectRef::from_obj(&**owner));
-                }
-                Vec::new()
-            });
+            .forgets_deleted(&owners, expectations);
         run_controller(&ctx, K::CONTROLLER, &owners, triggers, state, sync::<K>).await;
         Ok(())
     }

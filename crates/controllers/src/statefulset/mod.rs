@@ -30,7 +30,7 @@ use serde_json::json;
 
 use crate::claim;
 use crate::framework::{
-    run_controller, Action, Change, Context, DefaultState, EventRecorder, Expectations, Triggers,
+    run_controller, Action, Context, DefaultState, EventRecorder, Expectations, Triggers,
 };
 use crate::history::{self, pod_actions};
 use crate::pod_state;
@@ -72,7 +72,7 @@ struct State {
     pods: Store<Pod>,
     revisions: Store<ControllerRevision>,
     recorder: EventRecorder,
-    expectations: Expectations<StatefulSet, Pod>,
+    expectations: Arc<Expectations<StatefulSet, Pod>>,
 }
 
 fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
@@ -80,24 +80,19 @@ fn start(ctx: Context) -> BoxFuture<'static, Result<(), crate::Error>> {
         let sets = ctx.informer::<StatefulSet>();
         let pods = ctx.informer::<Pod>();
         let revisions = ctx.informer::<ControllerRevision>();
+        let expectations = Arc::new(Expectations::default());
         let state = Arc::new(State {
             client: ctx.client().clone(),
             pods: pods.store(),
             revisions: revisions.store(),
             recorder: ctx.recorder("statefulset-controller"),
-            expectations: Expectations::default(),
+            expectations: Arc::clone(&expectations),
         });
-        let forget = Arc::clone(&state);
         let triggers = Triggers::new()
             .primary(&sets)
             .owned(&pods)
             .waits_for(&revisions)
-            .mapped(&sets, move |change| {
-                if let Change::Deleted(set) = change {
-                    forget.expectations.forget(&ObjectRef::from_obj(&**set));
-                }
-                Vec::new()
-            });
+            .forgets_deleted(&sets, expectations);
         run_controller(&ctx, "statefulset", &sets, triggers, state, sync).await;
         Ok(())
     }
